@@ -1,0 +1,87 @@
+// Every error leaves the API as application/problem+json. Error codes map to statuses here,
+// in one place; anything unknown is a 500 with no internals in the body.
+import type { ErrorRequestHandler, Response } from 'express';
+import { ZodError } from 'zod';
+
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+  }
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  INVALID_COMMAND: 400,
+  ORDER_NOT_FOUND: 404,
+  ORDER_ALREADY_EXISTS: 409,
+  ORDER_NOT_PENDING: 409,
+  ORDER_EMPTY: 409,
+  ORDER_ALREADY_COMPLETED: 409,
+  CURRENCY_MISMATCH: 409,
+  INSUFFICIENT_STOCK: 409,
+  PAYMENT_DECLINED: 409,
+  CONCURRENCY_CONFLICT: 409,
+  EVENT_ID_CONFLICT: 409,
+};
+
+export function sendProblem(
+  res: Response,
+  status: number,
+  title: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): void {
+  res
+    .status(status)
+    .type('application/problem+json')
+    .json({ type: 'about:blank', title, status, detail, ...extra });
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+};
+
+export function problemHandler(onUnexpected: (err: unknown) => void): ErrorRequestHandler {
+  return (err: unknown, _req, res, _next) => {
+    if (err instanceof HttpProblem)
+      return sendProblem(res, err.status, err.title, err.message, err.extra);
+    if (err instanceof ZodError) {
+      const issues = err.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+      const first = issues[0];
+      return sendProblem(
+        res,
+        400,
+        TITLES[400]!,
+        first ? `${first.path || 'body'}: ${first.message}` : 'invalid input',
+        { issues },
+      );
+    }
+    const e = err as { code?: unknown; status?: unknown; type?: unknown; message?: unknown };
+    if (typeof e.code === 'string' && STATUS_BY_CODE[e.code]) {
+      const status = STATUS_BY_CODE[e.code]!;
+      return sendProblem(res, status, TITLES[status]!, String(e.message), { code: e.code });
+    }
+    // body-parser's errors carry a 4xx status and a type (entity.too.large, entity.parse.failed...)
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      const detail =
+        e.type === 'entity.parse.failed'
+          ? 'request body is not valid JSON'
+          : typeof e.message === 'string'
+            ? e.message
+            : 'bad request';
+      return sendProblem(res, e.status, TITLES[e.status] ?? 'Bad Request', detail);
+    }
+    onUnexpected(err);
+    return sendProblem(res, 500, TITLES[500]!, 'unexpected error');
+  };
+}

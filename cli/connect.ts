@@ -1,0 +1,57 @@
+// How the CLI commands reach a running stack: the configured services, or the embedded ones
+// that `npm start` runs on their default ports.
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from '../config';
+import { createDb, createEventStore, createPool } from '../eventstore';
+import type { ProjectionDb } from '../projections';
+
+export function stackDatabaseUrl(config: Config): string {
+  return (
+    config.databaseUrl ??
+    `postgres://postgres:postgres@127.0.0.1:${config.embeddedPostgresPort}/orders`
+  );
+}
+
+export function temporalUiUrl(config: Config, workflowId?: string): string {
+  const base = config.temporal.address
+    ? 'http://localhost:8080'
+    : `http://localhost:${config.temporal.uiPort}`;
+  const ns = encodeURIComponent(config.temporal.namespace);
+  return workflowId ? `${base}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}` : base;
+}
+
+export async function connectTemporal(config: Config): Promise<Client> {
+  const address = config.temporal.address ?? '127.0.0.1:7233';
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 3000 });
+    return new Client({ connection, namespace: config.temporal.namespace });
+  } catch {
+    throw new Error(`cannot reach Temporal at ${address}: is \`npm start\` running?`);
+  }
+}
+
+export async function connectDatabase(config: Config) {
+  const url = stackDatabaseUrl(config);
+  const pool = createPool(url, { max: 2, applicationName: 'order-saga-cli' });
+  try {
+    await pool.query('SELECT 1');
+  } catch {
+    await pool.end();
+    throw new Error(`cannot reach Postgres at ${new URL(url).host}: is \`npm start\` running?`);
+  }
+  const db = createDb<ProjectionDb>(pool);
+  return { db, store: createEventStore(db), close: () => db.destroy() };
+}
+
+/** Runs a command's action, printing its error as one line and exiting non-zero. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+      process.exit(0);
+    } catch (err) {
+      process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+  };
+}

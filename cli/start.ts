@@ -1,0 +1,52 @@
+// `npm start`: the whole stack on embedded defaults, in one process. Ctrl-C stops it cleanly;
+// data stays in .data/ (or in the configured Postgres and Temporal) for the next start.
+import { loadConfigOrExit } from '../config';
+import { DEMO_CUSTOMERS, DEMO_PRODUCTS, seedDemoCatalog } from '../catalog/demo-catalog';
+import { createLogger } from '../logger';
+import { provisionInfrastructure, startServices } from './stack';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const log = createLogger(config.logLevel, 'order-saga');
+  const infra = await provisionInfrastructure(config, log);
+  let services;
+  try {
+    services = await startServices(config, infra, log, seedDemoCatalog);
+  } catch (err) {
+    await infra.stop();
+    throw err;
+  }
+
+  const api = `http://localhost:${services.port}`;
+  process.stdout.write(
+    [
+      '',
+      'Order saga platform is running.',
+      `  HTTP API      ${api}   (try: curl ${api}/orders/<id>)`,
+      `  Temporal UI   ${infra.temporalUiUrl ?? '(external Temporal: use its UI)'}`,
+      `  Temporal      ${infra.temporalAddress}`,
+      `  Demo products ${DEMO_PRODUCTS.map((p) => `${p.productId} (${p.stock} @ ${p.unitPriceCents}c)`).join(', ')}`,
+      `  Demo customers ${DEMO_CUSTOMERS.map((c) => `${c.customerId} (${c.creditCents}c credit)`).join(', ')}`,
+      `  Start an order: npm run orders -- create --customer alice --item SKU-MUG:2`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await services.stop().catch((err) => log.error({ err }, 'error while stopping services'));
+    await infra.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`npm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('config', () => {
+  test('defaults match the contract', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      port: 3000,
+      temporal: { address: undefined, namespace: 'default', taskQueue: 'orders' },
+      eventStore: { compression: false, encryptionKey: undefined, snapshotInterval: 100 },
+      retention: { eventsDays: 365, snapshotsDays: 90, archive: true },
+      payment: { confirmationThresholdCents: 100_000, confirmationTimeoutMs: 15 * 60_000 },
+    });
+  });
+
+  test("the seed's DB_* variables build a URL, and READ_DATABASE_URL defaults to it", () => {
+    const config = loadConfig({
+      DB_HOST: 'db',
+      DB_NAME: 'shop',
+      DB_USER: 'app',
+      DB_PASSWORD: 'p@ss',
+    });
+    expect(config.databaseUrl).toBe('postgres://app:p%40ss@db:5432/shop');
+    expect(config.readDatabaseUrl).toBe(config.databaseUrl);
+  });
+
+  test('durations, booleans and per-type snapshot intervals parse', () => {
+    const config = loadConfig({
+      PAYMENT_CONFIRMATION_TIMEOUT: '30s',
+      EVENT_STORE_COMPRESSION: 'true',
+      SNAPSHOT_INTERVAL_INVENTORY: '20',
+    });
+    expect(config.payment.confirmationTimeoutMs).toBe(30_000);
+    expect(config.eventStore.compression).toBe(true);
+    expect(config.eventStore.snapshotIntervalByType).toEqual({ INVENTORY: 20 });
+  });
+
+  test.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['EVENT_STORE_ENCRYPTION_KEY', 'c2hvcnQ='],
+    ['PAYMENT_CONFIRMATION_TIMEOUT', 'soon'],
+    ['EVENT_STORE_COMPRESSION', 'maybe'],
+    ['TEMPORAL_ADDRESS', 'no-port'],
+  ])('bad %s=%s fails with one line naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(name);
+    expect((error as Error).message).not.toContain('\n');
+  });
+});

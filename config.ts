@@ -1,0 +1,199 @@
+// The only module that reads process.env: every setting is parsed and validated here once,
+// so a bad value fails at start with one line naming the variable instead of deep in a request.
+import path from 'node:path';
+import { msToNumber } from '@temporalio/common/lib/time';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Config {
+  /** Unset means "start an embedded Postgres under dataDir". */
+  databaseUrl: string | undefined;
+  /** Where the HTTP API reads read models; defaults to databaseUrl. */
+  readDatabaseUrl: string | undefined;
+  temporal: {
+    /** Unset means "start a local Temporal dev server". */
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    cliPath: string | undefined;
+    uiPort: number;
+  };
+  port: number;
+  apiToken: string | undefined;
+  eventStore: {
+    compression: boolean;
+    encryptionKey: Buffer | undefined;
+    snapshotInterval: number;
+    /** Per aggregate type overrides, from SNAPSHOT_INTERVAL_<TYPE> (e.g. SNAPSHOT_INTERVAL_INVENTORY). */
+    snapshotIntervalByType: Record<string, number>;
+  };
+  retention: { eventsDays: number; snapshotsDays: number; archive: boolean };
+  payment: { confirmationThresholdCents: number; confirmationTimeoutMs: number };
+  dataDir: string;
+  /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
+  embeddedPostgresPort: number;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const nonEmpty = (v: string | undefined): string | undefined =>
+  v === undefined || v.trim() === '' ? undefined : v.trim();
+
+function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: T): T {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ConfigError(name, `${issue?.message ?? 'is invalid'} (got "${raw}")`);
+  }
+  return result.data;
+}
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, `must be an integer`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const boolean = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .refine((s) => ['true', 'false', '1', '0', 'yes', 'no'].includes(s), 'must be true or false')
+  .transform((s) => s === 'true' || s === '1' || s === 'yes');
+
+const postgresUrl = z
+  .string()
+  .refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// or postgresql:// URL');
+
+const duration = z.string().transform((s, ctx) => {
+  try {
+    const ms = /^\d+$/.test(s) ? Number(s) : msToNumber(s as Parameters<typeof msToNumber>[0]);
+    if (!Number.isFinite(ms) || ms <= 0) throw new Error('not positive');
+    return ms;
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a duration such as "15 minutes", "30s" or a number of milliseconds',
+    });
+    return z.NEVER;
+  }
+});
+
+const encryptionKey = z.string().transform((s, ctx) => {
+  const key = Buffer.from(s, 'base64');
+  if (key.length !== 32 || key.toString('base64') !== s.replace(/\s/g, '')) {
+    ctx.addIssue({ code: 'custom', message: 'must be a base64-encoded 32-byte key' });
+    return z.NEVER;
+  }
+  return key;
+});
+
+/** The seed's DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD, assembled into a URL. */
+function databaseUrlFromParts(env: Env): string | undefined {
+  const host = nonEmpty(env.DB_HOST);
+  if (host === undefined) return undefined;
+  const port = parse(env, 'DB_PORT', integer(1, 65535), 5432);
+  const user = encodeURIComponent(nonEmpty(env.DB_USER) ?? 'postgres');
+  const password = nonEmpty(env.DB_PASSWORD);
+  const auth = password === undefined ? user : `${user}:${encodeURIComponent(password)}`;
+  const name = encodeURIComponent(nonEmpty(env.DB_NAME) ?? 'postgres');
+  return `postgres://${auth}@${host}:${port}/${name}`;
+}
+
+function snapshotOverrides(env: Env): Record<string, number> {
+  const overrides: Record<string, number> = {};
+  for (const name of Object.keys(env)) {
+    const match = /^SNAPSHOT_INTERVAL_([A-Z0-9_]+)$/.exec(name);
+    if (match?.[1]) overrides[match[1]] = parse(env, name, integer(0), 0);
+  }
+  return overrides;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl =
+    parse<string | undefined>(env, 'DATABASE_URL', postgresUrl, undefined) ??
+    databaseUrlFromParts(env);
+  return {
+    databaseUrl,
+    readDatabaseUrl:
+      parse<string | undefined>(env, 'READ_DATABASE_URL', postgresUrl, undefined) ?? databaseUrl,
+    temporal: {
+      address: parse<string | undefined>(
+        env,
+        'TEMPORAL_ADDRESS',
+        z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'),
+        undefined,
+      ),
+      namespace: parse(env, 'TEMPORAL_NAMESPACE', z.string().min(1), 'default'),
+      taskQueue: parse(env, 'TEMPORAL_TASK_QUEUE', z.string().min(1), 'orders'),
+      cliPath: nonEmpty(env.TEMPORAL_CLI_PATH),
+      uiPort: parse(env, 'TEMPORAL_UI_PORT', integer(1, 65535), 8233),
+    },
+    port: parse(env, 'PORT', integer(0, 65535), 3000),
+    apiToken: nonEmpty(env.API_TOKEN),
+    eventStore: {
+      compression: parse(env, 'EVENT_STORE_COMPRESSION', boolean, false),
+      encryptionKey: parse<Buffer | undefined>(
+        env,
+        'EVENT_STORE_ENCRYPTION_KEY',
+        encryptionKey,
+        undefined,
+      ),
+      snapshotInterval: parse(env, 'SNAPSHOT_INTERVAL', integer(0), 100),
+      snapshotIntervalByType: snapshotOverrides(env),
+    },
+    retention: {
+      eventsDays: parse(env, 'RETENTION_EVENTS_DAYS', integer(1), 365),
+      snapshotsDays: parse(env, 'RETENTION_SNAPSHOTS_DAYS', integer(1), 90),
+      archive: parse(env, 'RETENTION_ARCHIVE', boolean, true),
+    },
+    payment: {
+      confirmationThresholdCents: parse(
+        env,
+        'PAYMENT_CONFIRMATION_THRESHOLD_CENTS',
+        integer(0),
+        100_000,
+      ),
+      confirmationTimeoutMs: parse(
+        env,
+        'PAYMENT_CONFIRMATION_TIMEOUT',
+        duration,
+        msToNumber('15 minutes'),
+      ),
+    },
+    dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
+    embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
+    logLevel: parse(
+      env,
+      'LOG_LEVEL',
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+      'info',
+    ),
+  };
+}
+
+/** For entry points: print the one-line error and exit instead of a stack trace. */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

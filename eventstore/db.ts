@@ -1,0 +1,33 @@
+// Connection pools. Every app connection bounds idle-in-transaction time: one forgotten open
+// transaction would otherwise hold back every reader of the global log (pg_snapshot_xmin).
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+
+export interface PoolOptions {
+  max?: number;
+  applicationName?: string;
+}
+
+export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'order-saga',
+    options: '-c idle_in_transaction_session_timeout=60000',
+  });
+  // An idle client's error (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export function createDb<DB>(pool: pg.Pool): Kysely<DB> {
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** int8 columns arrive as strings: parse them where a number is safe, and say so when not. */
+export function toSafeNumber(value: string | number | bigint, column: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n))
+    throw new Error(`${column} value ${String(value)} is not a safe integer`);
+  return n;
+}

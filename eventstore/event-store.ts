@@ -1,0 +1,47 @@
+// The event store as one object: its dependencies (pool, codec, upcasters) bound once, each
+// operation implemented in its own file.
+import type { Kysely } from 'kysely';
+import { appendToStream, type AppendContext, type AppendOptions } from './append-to-stream';
+import { type PayloadCodec, jsonCodec } from './codec';
+import { readAllFrom } from './read-all';
+import { readStream } from './read-stream';
+import type { EventStoreTables } from './schema';
+import type { Checkpoint, ExpectedVersion, NewEvent, StreamName } from './types';
+import { type UpcasterRegistry, defaultUpcasters } from './upcasters';
+
+export interface EventStoreOptions {
+  codec?: PayloadCodec;
+  upcasters?: UpcasterRegistry;
+}
+
+/** `db` may know more tables than the event store's (one pool serves the whole app). */
+export function createEventStore<DB extends EventStoreTables>(
+  anyDb: Kysely<DB>,
+  options: EventStoreOptions = {},
+) {
+  const db = anyDb as unknown as Kysely<EventStoreTables>;
+  const ctx: AppendContext = {
+    db,
+    codec: options.codec ?? jsonCodec,
+    upcasters: options.upcasters ?? defaultUpcasters(),
+  };
+  return {
+    db,
+    appendToStream: (
+      stream: StreamName,
+      expected: ExpectedVersion,
+      events: readonly NewEvent[],
+      appendOptions?: AppendOptions,
+    ) => appendToStream(ctx, stream, expected, events, appendOptions),
+    readStream: (stream: StreamName, fromVersion?: number) => readStream(ctx, stream, fromVersion),
+    readAllFrom: (after: Checkpoint, limit?: number) => readAllFrom(ctx, after, limit),
+    hasEvent: async (eventId: string) =>
+      (await db
+        .selectFrom('domain_events')
+        .select('event_id')
+        .where('event_id', '=', eventId)
+        .executeTakeFirst()) !== undefined,
+  };
+}
+
+export type EventStore = ReturnType<typeof createEventStore>;

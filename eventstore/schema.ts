@@ -1,0 +1,35 @@
+// Kysely table types for the tables this module owns. pg returns int8 as string; the columns
+// typed `string` here are parsed on purpose where they are read.
+import type { ColumnType, Generated } from 'kysely';
+
+export interface DomainEventsTable {
+  global_position: ColumnType<string, never, never>;
+  transaction_id: ColumnType<string, never, never>;
+  event_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  version: number;
+  event_type: string;
+  schema_version: Generated<number>;
+  event_data: unknown;
+  event_data_bytes: Buffer | null;
+  codec: Generated<string>;
+  key_id: string | null;
+  metadata: Generated<unknown>;
+  created_at: ColumnType<Date, never, never>;
+}
+
+export interface AggregateSnapshotsTable {
+  aggregate_type: string;
+  aggregate_id: string;
+  version: number;
+  snapshot_version: number;
+  snapshot_data: unknown;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface EventStoreTables {
+  domain_events: DomainEventsTable;
+  domain_events_archive: DomainEventsTable & { archived_at: ColumnType<Date, never, never> };
+  aggregate_snapshots: AggregateSnapshotsTable;
+}

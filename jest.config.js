@@ -1,0 +1,26 @@
+// Unit tests (*.test.ts, no I/O) and integration tests (*.int.test.ts, real Postgres and a
+// real Temporal dev server provisioned once per run by test/global-setup.ts).
+const transform = { '^.+\\.ts$': ['@swc/jest'] };
+const common = { transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
+const ignore = ['/node_modules/', '/dist/', '/.data/'];
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/**/*.test.ts'],
+      testPathIgnorePatterns: [...ignore, '\\.int\\.test\\.ts$'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/**/*.int.test.ts'],
+      testPathIgnorePatterns: ignore,
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      globalTeardown: '<rootDir>/test/global-teardown.ts',
+      testTimeout: 120_000,
+    },
+  ],
+};

@@ -1,0 +1,24 @@
+// Runs every migration with Kysely's Migrator. The list is explicit (not a folder scan) so it
+// works the same under tsx, Jest and a compiled build.
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import * as m0001 from './0001_event_store';
+import * as m0002 from './0002_read_models';
+
+const migrations: Record<string, Migration> = {
+  '0001_event_store': m0001,
+  '0002_read_models': m0002,
+};
+
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
+
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(
+      `Migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+    );
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

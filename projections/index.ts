@@ -1,0 +1,15 @@
+import { creditProjection } from './credit.projection';
+import { inventoryProjection } from './inventory.projection';
+import { ordersProjection } from './orders.projection';
+import type { Projection } from './projection';
+
+export const allProjections: readonly Projection[] = [
+  ordersProjection,
+  inventoryProjection,
+  creditProjection,
+];
+
+export * from './projection';
+export * from './schema';
+export * from './runner';
+export * from './read-models';

@@ -1,0 +1,119 @@
+// Helpers for integration tests: a fresh database per test file (a copy of the migrated
+// template), and a worker on its own task queue against the shared Temporal dev server.
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import pg from 'pg';
+import {
+  createOrderClient,
+  type OrderClient,
+  type OrderClientOptions,
+} from '../client/order-client';
+import { createDb, createEventStore, createPool, type EventStore } from '../eventstore';
+import type { ProjectionDb } from '../projections';
+import { withDatabase } from '../provision/postgres';
+import { createOrderWorker } from '../worker';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value)
+    throw new Error(
+      `${name} is not set: run integration tests through jest (test/global-setup.ts)`,
+    );
+  return value;
+}
+
+export interface TestDatabase {
+  url: string;
+  pool: pg.Pool;
+  db: Kysely<ProjectionDb>;
+  store: EventStore;
+  close(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = required('TEST_ADMIN_DATABASE_URL');
+  const template = required('TEST_TEMPLATE_DATABASE');
+  const name = `${template}_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(
+      `CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`,
+    );
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(adminUrl, name);
+  const pool = createPool(url, { max: 20, applicationName: 'order-saga-test' });
+  const db = createDb<ProjectionDb>(pool);
+  return { url, pool, db, store: createEventStore(db), close: () => db.destroy() };
+}
+
+let runtimeInstalled = false;
+
+export interface TestWorker {
+  client: Client;
+  orders: OrderClient;
+  taskQueue: string;
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+export async function startTestWorker(
+  store: EventStore,
+  options: Partial<OrderClientOptions> = {},
+): Promise<TestWorker> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const address = required('TEST_TEMPORAL_ADDRESS');
+  const taskQueue = `test-${randomUUID()}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await createOrderWorker({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    store,
+    workflowBundle: { codePath: required('TEST_WORKFLOW_BUNDLE') },
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const orders = createOrderClient(client, {
+    taskQueue,
+    paymentConfirmationThresholdCents: 100_000,
+    paymentConfirmationTimeoutMs: 10_000,
+    ...options,
+  });
+  return {
+    client,
+    orders,
+    taskQueue,
+    worker,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after timeoutMs. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

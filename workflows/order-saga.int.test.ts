@@ -1,0 +1,98 @@
+// The walking skeleton end to end: Temporal client -> orderSaga -> activities -> domain_events
+// -> projection runner -> read_models.orders, against the real dev server and Postgres.
+import { grantCredit, restockProduct } from '../catalog/catalog';
+import { allProjections, findOrder, ProjectionRunner } from '../projections';
+import {
+  createTestDatabase,
+  eventually,
+  startTestWorker,
+  type TestDatabase,
+  type TestWorker,
+} from '../test/harness';
+
+let database: TestDatabase;
+let worker: TestWorker;
+let runner: ProjectionRunner;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  worker = await startTestWorker(database.store);
+  runner = new ProjectionRunner({
+    databaseUrl: database.url,
+    store: database.store,
+    projections: allProjections,
+    pollIntervalMs: 200,
+  });
+  await runner.start();
+});
+
+afterAll(async () => {
+  await runner?.stop();
+  await worker?.stop();
+  await database?.close();
+});
+
+test('an order travels from the Temporal client to read_models.orders', async () => {
+  await restockProduct(database.store, 'SKU-A', 10);
+  await restockProduct(database.store, 'SKU-B', 10);
+  await grantCredit(database.store, 'cust-1', 100_00);
+
+  const started = await worker.orders.start({
+    orderId: 'order-happy-1',
+    customerId: 'cust-1',
+    items: [
+      { productId: 'SKU-A', quantity: 2, unitPriceCents: 1_250 },
+      { productId: 'SKU-B', quantity: 1, unitPriceCents: 999 },
+    ],
+  });
+  expect(started.workflowId).toBe('order-order-happy-1');
+  await expect(worker.orders.result('order-happy-1')).resolves.toEqual({
+    orderId: 'order-happy-1',
+    status: 'completed',
+    reason: null,
+  });
+
+  const orderEvents = await database.store.readStream({ type: 'Order', id: 'order-happy-1' });
+  expect(orderEvents.map((e) => [e.type, e.version])).toEqual([
+    ['OrderCreated', 1],
+    ['OrderItemAdded', 2],
+    ['OrderItemAdded', 3],
+    ['OrderCompleted', 4],
+  ]);
+  expect(orderEvents[0]?.metadata).toMatchObject({ workflowId: 'order-order-happy-1' });
+
+  const stock = await database.store.readStream({ type: 'Inventory', id: 'SKU-A' });
+  expect(stock.map((e) => e.type)).toEqual([
+    'StockRestocked',
+    'StockReserved',
+    'ReservationCommitted',
+  ]);
+  const credit = await database.store.readStream({ type: 'CustomerCredit', id: 'cust-1' });
+  expect(credit.map((e) => [e.type, e.data])).toEqual([
+    ['CreditGranted', expect.objectContaining({ cents: 100_00 })],
+    ['PaymentCharged', expect.objectContaining({ cents: 3_499, order_id: 'order-happy-1' })],
+  ]);
+
+  const order = await eventually(
+    async () => {
+      const row = await findOrder(database.db, 'order-happy-1');
+      return row?.status === 'completed' ? row : undefined;
+    },
+    20_000,
+    'read model to reach completed',
+  );
+  expect(order).toMatchObject({
+    customerId: 'cust-1',
+    totalAmountCents: 3_499,
+    itemCount: 3,
+    version: 4,
+  });
+
+  // A second start of the same order returns the existing saga instead of starting another.
+  const again = await worker.orders.start({
+    orderId: 'order-happy-1',
+    customerId: 'cust-1',
+    items: [{ productId: 'SKU-A', quantity: 1, unitPriceCents: 1 }],
+  });
+  expect(again).toMatchObject({ started: false, runId: started.runId });
+});

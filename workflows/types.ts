@@ -1,0 +1,46 @@
+// Shapes shared by the saga, its clients (CLI, HTTP API) and its activities.
+import type { OrderLine } from '../domain/order';
+
+export interface OrderSagaInput {
+  orderId: string;
+  customerId: string;
+  currency: string;
+  items: OrderLine[];
+  shippingAddress: Record<string, unknown> | null;
+  /** Orders whose total is above this wait for a confirmPayment signal. */
+  paymentConfirmationThresholdCents: number;
+  paymentConfirmationTimeoutMs: number;
+  /** Carried into every event's metadata, from the HTTP request or CLI call that started it. */
+  correlationId: string;
+  /** Run the event-store activities as local activities (fewer server round trips). */
+  useLocalActivities?: boolean;
+  /** Attempts per compensation before the saga waits in compensation_failed (default 5). */
+  compensationMaxAttempts?: number;
+}
+
+export type SagaStatus =
+  | 'running'
+  | 'awaiting_payment_confirmation'
+  | 'compensating'
+  | 'compensation_failed'
+  | 'completed'
+  | 'cancelled';
+
+export type SagaStep = 'create_order' | 'reserve_inventory' | 'process_payment' | 'confirm_order';
+
+export interface SagaState {
+  status: SagaStatus;
+  step: SagaStep | 'compensate' | null;
+  completedSteps: SagaStep[];
+  /** Compensations still registered, in the order they would run. */
+  compensations: string[];
+  lastError: string | null;
+}
+
+export interface OrderSagaResult {
+  orderId: string;
+  status: 'completed' | 'cancelled';
+  reason: string | null;
+}
+
+export const workflowIdFor = (orderId: string): string => `order-${orderId}`;
