@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import {
   createOrderClient,
   type OrderClient,
@@ -12,7 +12,7 @@ import {
 } from '../client/order-client';
 import { createDb, createEventStore, createPool, type EventStore } from '../eventstore';
 import type { ProjectionDb } from '../projections';
-import { withDatabase } from '../provision/postgres';
+import { copyTemplateDatabase } from '../provision/ephemeral';
 import { createOrderWorker } from '../worker';
 
 function required(name: string): string {
@@ -33,19 +33,10 @@ export interface TestDatabase {
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const adminUrl = required('TEST_ADMIN_DATABASE_URL');
-  const template = required('TEST_TEMPLATE_DATABASE');
-  const name = `${template}_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(
-      `CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`,
-    );
-  } finally {
-    await admin.end();
-  }
-  const url = withDatabase(adminUrl, name);
+  const url = await copyTemplateDatabase(
+    required('TEST_ADMIN_DATABASE_URL'),
+    required('TEST_TEMPLATE_DATABASE'),
+  );
   const pool = createPool(url, { max: 20, applicationName: 'order-saga-test' });
   const db = createDb<ProjectionDb>(pool);
   return { url, pool, db, store: createEventStore(db), close: () => db.destroy() };

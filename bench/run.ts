@@ -1,0 +1,83 @@
+// `npm run bench [-- --quick] [-- name...]`: runs every scenario in bench/scenarios/ against one
+// Postgres (DATABASE_URL, or an embedded one) and, for the saga scenarios, a Temporal dev
+// server; prints a table and writes the JSON to bench/results/.
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfigOrExit } from '../config';
+import { copyTemplateDatabase, startEphemeralInfrastructure } from '../provision/ephemeral';
+import type { BenchRow, BenchScenario } from './scenario';
+
+function loadScenarios(): BenchScenario[] {
+  const dir = path.join(__dirname, 'scenarios');
+  return (
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.bench.ts'))
+      .sort()
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- scenarios are discovered at run time
+      .map((f) => (require(path.join(dir, f)) as { default: BenchScenario }).default)
+  );
+}
+
+function table(rows: BenchRow[]): string {
+  const header = ['scenario', 'subject', 'variant', 'metric', 'median', 'unit', 'vs baseline'];
+  const lines = rows.map((r) => [
+    r.scenario,
+    r.subject,
+    r.variant,
+    r.metric,
+    r.value >= 100 ? r.value.toFixed(0) : r.value.toFixed(2),
+    r.unit,
+    r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x ${r.baseline}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const names = args.filter((a) => !a.startsWith('--'));
+  const scenarios = loadScenarios().filter(
+    (s) => names.length === 0 || names.some((n) => s.name.includes(n)),
+  );
+  if (scenarios.length === 0) throw new Error(`no scenario matches ${names.join(', ')}`);
+
+  const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+  const infra = await startEphemeralInfrastructure(loadConfigOrExit(), {
+    temporal: scenarios.some((s) => s.needsTemporal),
+    log,
+  });
+  const rows: BenchRow[] = [];
+  try {
+    for (const scenario of scenarios) {
+      log(`${scenario.name}...`);
+      rows.push(
+        ...(await scenario.run({
+          infra,
+          freshDatabase: () => copyTemplateDatabase(infra.adminUrl, infra.templateDatabase),
+          quick,
+          repeats: quick ? 1 : 3,
+          log: (line) => log(`${scenario.name}: ${line}`),
+        })),
+      );
+    }
+  } finally {
+    await infra.stop();
+  }
+
+  const result = { date: new Date().toISOString(), node: process.version, quick, rows };
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${result.date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(result, null, 2));
+  process.stdout.write(`${table(rows)}\n\n${JSON.stringify(result)}\n\nwritten to ${file}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(
+    `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});
