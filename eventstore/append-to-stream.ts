@@ -16,6 +16,8 @@ export interface AppendContext {
   db: Kysely<EventStoreTables>;
   codec: PayloadCodec;
   upcasters: UpcasterRegistry;
+  /** Called after an append that wrote events (not after an idempotent replay). */
+  onAppended?: (stream: StreamName, events: readonly { type: string }[]) => void;
 }
 
 export interface AppendOptions {
@@ -85,6 +87,7 @@ export async function appendToStream(
       RETURNING global_position, version`.execute(ctx.db);
 
     if (rows.length === prepared.length) {
+      ctx.onAppended?.(stream, events);
       return {
         nextExpectedVersion: rows[rows.length - 1]!.version,
         positions: rows.map((r, i) => ({

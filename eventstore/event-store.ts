@@ -12,6 +12,11 @@ import { type UpcasterRegistry, defaultUpcasters } from './upcasters';
 export interface EventStoreOptions {
   codec?: PayloadCodec;
   upcasters?: UpcasterRegistry;
+  /**
+   * Called after each append that wrote events (not after an idempotent replay), e.g. to count
+   * appended events per type. It must not throw.
+   */
+  onAppended?: (stream: StreamName, events: readonly { type: string }[]) => void;
 }
 
 /** `db` may know more tables than the event store's (one pool serves the whole app). */
@@ -24,6 +29,7 @@ export function createEventStore<DB extends EventStoreTables>(
     db,
     codec: options.codec ?? jsonCodec,
     upcasters: options.upcasters ?? defaultUpcasters(),
+    onAppended: options.onAppended,
   };
   return {
     db,
