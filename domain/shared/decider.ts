@@ -9,6 +9,8 @@ export interface DomainEvent<Type extends string = string, Data = unknown> {
 export interface Decider<State, Command, Event extends DomainEvent> {
   /** The aggregate type stored in `domain_events.aggregate_type`. */
   aggregateType: string;
+  /** Shape version of State in snapshots (default 1): bump it when State changes shape. */
+  snapshotVersion?: number;
   initialState(): State;
   /** Returns the events a command produces; throws a DomainError when a rule refuses it. */
   decide(command: Command, state: State): Event[];
