@@ -80,6 +80,17 @@ export function createOrderActivities({ store }: ActivityDeps) {
       );
     },
 
+    /** Appends OrderItemAdded; refused (ORDER_NOT_PENDING) unless the order is pending. */
+    async addItem(input: Correlated & { orderId: string; line: OrderLine }): Promise<void> {
+      await run(
+        OrderDecider,
+        input.orderId,
+        { type: 'AddItem', line: input.line, now: now() },
+        input.correlationId,
+      );
+    },
+
+    /** Makes the order hold `quantity` units of the product in total (reserves the difference). */
     async reserveInventory(
       input: Correlated & { orderId: string; productId: string; quantity: number },
     ): Promise<void> {

@@ -4,16 +4,25 @@ import {
   type Client,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { validateLine, type OrderLine } from '../domain/order';
-import { DomainError } from '../domain/shared';
+import { ApplicationFailure } from '@temporalio/common';
+import { orderTotalCents, validateLine, type OrderLine } from '../domain/order';
+import { DomainError, type DomainErrorCode } from '../domain/shared';
 import {
+  addItemUpdate,
   cancelOrderSignal,
   confirmPaymentSignal,
   retryCompensationSignal,
   sagaStateQuery,
 } from '../workflows/messages';
-import { type OrderSagaInput, type SagaState, workflowIdFor } from '../workflows/types';
+import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from '../workflows/search-attributes';
+import {
+  type AddItemResult,
+  type OrderSagaInput,
+  type SagaState,
+  workflowIdFor,
+} from '../workflows/types';
 
 export interface OrderClientOptions {
   taskQueue: string;
@@ -46,6 +55,35 @@ export class OrderNotFoundError extends Error {
   }
 }
 
+/** The saga exists but has finished (completed or cancelled): it takes no more requests. */
+export class SagaFinishedError extends Error {
+  readonly code = 'SAGA_FINISHED';
+  constructor(
+    orderId: string,
+    readonly status: string,
+  ) {
+    super(`The saga of order ${orderId} has finished (${status.toLowerCase()})`);
+  }
+}
+
+/** Codes an addItem refusal can carry (the ApplicationFailure type set by the saga). */
+const REFUSAL_CODES: readonly DomainErrorCode[] = [
+  'INVALID_COMMAND',
+  'ORDER_NOT_PENDING',
+  'INSUFFICIENT_STOCK',
+];
+
+/** The innermost ApplicationFailure of a failure chain (activity failures wrap the domain's). */
+function applicationFailureIn(err: unknown): ApplicationFailure | undefined {
+  let found: ApplicationFailure | undefined;
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof ApplicationFailure || e.name === 'ApplicationFailure') {
+      found = e as ApplicationFailure;
+    }
+  }
+  return found;
+}
+
 export function createOrderClient(client: Client, options: OrderClientOptions) {
   const handleFor = (orderId: string) => client.workflow.getHandle(workflowIdFor(orderId));
 
@@ -58,6 +96,12 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         err instanceof WorkflowNotFoundError ||
         (err as Error)?.name === 'WorkflowNotFoundError'
       ) {
+        // Temporal says "not found" both for an unknown workflow and for one that has closed.
+        const status = await handleFor(orderId)
+          .describe()
+          .then((d) => d.status.name)
+          .catch(() => undefined);
+        if (status && status !== 'RUNNING') throw new SagaFinishedError(orderId, status);
         throw new OrderNotFoundError(orderId);
       }
       throw err;
@@ -90,6 +134,12 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
           args: [input],
           // A second start of the same order never starts a second saga.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          // Visible to list queries from the start, before the saga's first task has run.
+          typedSearchAttributes: [
+            { key: CustomerIdKey, value: input.customerId },
+            { key: OrderStatusKey, value: 'running' },
+            { key: OrderTotalCentsKey, value: orderTotalCents(input.items) },
+          ],
         });
         return { orderId, workflowId, runId: handle.firstExecutionRunId, started: true };
       } catch (err) {
@@ -112,6 +162,30 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
 
     retryCompensation: (orderId: string) =>
       withSaga(orderId, () => handleFor(orderId).signal(retryCompensationSignal)),
+
+    /**
+     * Adds a line to a pending order (the saga's addItem update). Refusals carry a code:
+     * ORDER_NOT_PENDING (payment started, or the saga is unwinding), INSUFFICIENT_STOCK (the
+     * line comes after the reservation and its stock is short), INVALID_COMMAND.
+     */
+    async addItem(orderId: string, line: OrderLine): Promise<AddItemResult> {
+      validateLine(line);
+      try {
+        return await withSaga(orderId, () =>
+          handleFor(orderId).executeUpdate(addItemUpdate, { args: [line] }),
+        );
+      } catch (err) {
+        if (
+          err instanceof WorkflowUpdateFailedError ||
+          (err as Error)?.name === 'WorkflowUpdateFailedError'
+        ) {
+          const failure = applicationFailureIn(err);
+          const code = REFUSAL_CODES.find((c) => c === failure?.type) ?? 'ORDER_NOT_PENDING';
+          throw new DomainError(code, failure?.message ?? (err as Error).message, { orderId });
+        }
+        throw err;
+      }
+    },
 
     describe: (orderId: string) => withSaga(orderId, () => handleFor(orderId).describe()),
 

@@ -6,10 +6,15 @@
 // is still undone; every compensation is a no-op when there is nothing to undo), run in a
 // non-cancellable scope, and a compensation that keeps failing parks the saga in
 // compensation_failed until an operator sends retryCompensation. Nothing is dropped.
+//
+// The addItem update and the main flow take turns through one lock, so a line added while the
+// saga reserves stock is either reserved by the reservation step or reserves its own stock
+// (registering its release first), and compensation never runs beside a half-done addItem.
 import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  allHandlersFinished,
   condition,
   isCancellation,
   proxyActivities,
@@ -17,38 +22,52 @@ import {
   setHandler,
   upsertSearchAttributes,
   type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/order.activities';
-import { orderTotalCents } from '../domain/order';
+import { orderTotalCents, validateLine, type OrderLine } from '../domain/order';
 import {
+  addItemUpdate,
   cancelOrderSignal,
   confirmPaymentSignal,
   retryCompensationSignal,
   sagaStateQuery,
 } from './messages';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from './search-attributes';
-import type { OrderSagaInput, OrderSagaResult, SagaState, SagaStatus, SagaStep } from './types';
+import type {
+  AddItemResult,
+  OrderSagaInput,
+  OrderSagaResult,
+  SagaState,
+  SagaStatus,
+  SagaStep,
+} from './types';
 
 // Business refusals are non-retryable ApplicationFailures raised by the activities; anything
-// else (database down, worker lost) is retried until it goes through.
-const stepOptions: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
+// else (database down, worker lost) is retried until it goes through. The event-store
+// activities take milliseconds: a short start-to-close timeout lets another worker take over
+// soon after one dies mid-activity.
+const retry = { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '10 seconds' };
+const remoteOptions: ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
   // Let a running step finish before compensating, so its effects are known when we undo them.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+  retry,
+};
+const localOptions: LocalActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
 };
 
-const remote = proxyActivities<OrderActivities>(stepOptions);
-const local = proxyLocalActivities<OrderActivities>({
-  startToCloseTimeout: stepOptions.startToCloseTimeout,
-  retry: stepOptions.retry,
-});
+const remote = proxyActivities<OrderActivities>(remoteOptions);
+const local = proxyLocalActivities<OrderActivities>(localOptions);
 
 function compensationActivities(input: OrderSagaInput): OrderActivities {
-  const retry = { ...stepOptions.retry, maximumAttempts: input.compensationMaxAttempts ?? 5 };
+  const limited = { ...retry, maximumAttempts: input.compensationMaxAttempts ?? 5 };
   return input.useLocalActivities
-    ? proxyLocalActivities<OrderActivities>({ startToCloseTimeout: '30 seconds', retry })
-    : proxyActivities<OrderActivities>({ ...stepOptions, retry });
+    ? proxyLocalActivities<OrderActivities>({ ...localOptions, retry: limited })
+    : proxyActivities<OrderActivities>({ ...remoteOptions, retry: limited });
 }
 
 interface Compensation {
@@ -56,11 +75,31 @@ interface Compensation {
   run: () => Promise<void>;
 }
 
+/** Mutual exclusion between the main flow and update handlers (deterministic: workflow code). */
+class TurnLock {
+  private held = false;
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    // Several waiters can be woken in the same activation: re-check before taking the turn.
+    while (this.held) await condition(() => !this.held);
+    this.held = true;
+    try {
+      return await fn();
+    } finally {
+      this.held = false;
+    }
+  }
+}
+
+function refusal(message: string, code: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, code, ...(details ? [details] : []));
+}
+
 export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult> {
   const acts = input.useLocalActivities ? local : remote;
   const undo = compensationActivities(input);
-  const { orderId, customerId } = input;
-  const totalCents = orderTotalCents(input.items);
+  const { orderId, customerId, correlationId } = input;
+  const lines: OrderLine[] = [...input.items];
 
   const state: SagaState = {
     status: 'running',
@@ -68,12 +107,20 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     completedSteps: [],
     compensations: [],
     lastError: null,
+    items: lines,
+    totalCents: orderTotalCents(lines),
   };
   const compensations: Compensation[] = [];
+  const lock = new TurnLock();
+  const steps = new CancellationScope();
   let failureReason: string | null = null;
   let paymentConfirmed = false;
   let retryRequested = false;
-  const steps = new CancellationScope();
+  let orderCreated = false;
+  /** The reservation step has run: a line added from now on reserves its own stock. */
+  let reserved = false;
+  /** From here on the order's lines (and so the amount to pay) are final. */
+  let paymentStarted = false;
 
   const setStatus = (status: SagaStatus) => {
     state.status = status;
@@ -83,10 +130,23 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     compensations.push(compensation);
     state.compensations = compensations.map((c) => c.name).reverse();
   };
+  const registerRelease = (productId: string) => {
+    const name = `releaseInventory:${productId}`;
+    if (compensations.some((c) => c.name === name)) return; // one release frees all units held
+    register({ name, run: () => undo.releaseInventory({ orderId, productId, correlationId }) });
+  };
   const runStep = async (step: SagaStep, body: () => Promise<void>) => {
     state.step = step;
     await body();
     state.completedSteps.push(step);
+  };
+  const refuseUnlessPending = () => {
+    if (paymentStarted || failureReason !== null || state.status !== 'running') {
+      throw refusal(
+        `Cannot add items to order ${orderId}: ${failureReason ?? (paymentStarted ? 'payment has started' : state.status)}`,
+        'ORDER_NOT_PENDING',
+      );
+    }
   };
 
   setHandler(sagaStateQuery, () => state);
@@ -104,10 +164,46 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   setHandler(retryCompensationSignal, () => {
     retryRequested = true;
   });
+  setHandler(
+    addItemUpdate,
+    async (line): Promise<AddItemResult> => {
+      // The order must exist before a line is appended to it.
+      await condition(() => orderCreated || failureReason !== null || paymentStarted);
+      return lock.run(async () => {
+        refuseUnlessPending();
+        if (reserved) {
+          registerRelease(line.productId);
+          await acts.reserveInventory({
+            orderId,
+            productId: line.productId,
+            // The order's total for this product: the activity reserves the difference.
+            quantity: quantitiesByProduct([...lines, line]).get(line.productId)!,
+            correlationId,
+          });
+        }
+        await acts.addItem({ orderId, line, correlationId });
+        lines.push(line);
+        state.totalCents = orderTotalCents(lines);
+        upsertSearchAttributes([{ key: OrderTotalCentsKey, value: state.totalCents }]);
+        return { orderId, items: [...lines], totalCents: state.totalCents };
+      });
+    },
+    {
+      // Runs before the update is written to history: a refused update leaves no trace.
+      validator: (line) => {
+        refuseUnlessPending();
+        try {
+          validateLine(line);
+        } catch (err) {
+          throw refusal(err instanceof Error ? err.message : 'invalid line', 'INVALID_COMMAND');
+        }
+      },
+    },
+  );
 
   upsertSearchAttributes([
     { key: CustomerIdKey, value: customerId },
-    { key: OrderTotalCentsKey, value: totalCents },
+    { key: OrderTotalCentsKey, value: state.totalCents },
     { key: OrderStatusKey, value: 'running' },
   ]);
 
@@ -116,48 +212,44 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       register({
         name: 'cancelOrder',
         run: () =>
-          undo.cancelOrder({
-            orderId,
-            reason: failureReason ?? 'saga failed',
-            correlationId: input.correlationId,
-          }),
+          undo.cancelOrder({ orderId, reason: failureReason ?? 'saga failed', correlationId }),
       });
-      await runStep('create_order', () =>
-        acts.createOrder({
-          orderId,
-          customerId,
-          currency: input.currency,
-          items: input.items,
-          shippingAddress: input.shippingAddress,
-          correlationId: input.correlationId,
+      await lock.run(() =>
+        runStep('create_order', () =>
+          acts.createOrder({
+            orderId,
+            customerId,
+            currency: input.currency,
+            items: [...lines],
+            shippingAddress: input.shippingAddress,
+            correlationId,
+          }),
+        ),
+      );
+      orderCreated = true;
+
+      await lock.run(() =>
+        runStep('reserve_inventory', async () => {
+          for (const [productId, quantity] of quantitiesByProduct(lines)) {
+            registerRelease(productId);
+            await acts.reserveInventory({ orderId, productId, quantity, correlationId });
+          }
+          reserved = true;
         }),
       );
 
-      await runStep('reserve_inventory', async () => {
-        for (const [productId, quantity] of quantitiesByProduct(input.items)) {
-          register({
-            name: `releaseInventory:${productId}`,
-            run: () =>
-              undo.releaseInventory({ orderId, productId, correlationId: input.correlationId }),
-          });
-          await acts.reserveInventory({
-            orderId,
-            productId,
-            quantity,
-            correlationId: input.correlationId,
-          });
-        }
+      await lock.run(async () => {
+        paymentStarted = true;
       });
-
       await runStep('process_payment', async () => {
-        if (totalCents > input.paymentConfirmationThresholdCents) {
+        if (state.totalCents > input.paymentConfirmationThresholdCents) {
           setStatus('awaiting_payment_confirmation');
           const confirmed = await condition(
             () => paymentConfirmed,
             input.paymentConfirmationTimeoutMs,
           );
           if (!confirmed) {
-            throw ApplicationFailure.nonRetryable(
+            throw refusal(
               `payment was not confirmed within ${input.paymentConfirmationTimeoutMs} ms`,
               'PAYMENT_CONFIRMATION_TIMEOUT',
             );
@@ -166,14 +258,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         }
         register({
           name: 'refundPayment',
-          run: () =>
-            undo.refundPayment({ orderId, customerId, correlationId: input.correlationId }),
+          run: () => undo.refundPayment({ orderId, customerId, correlationId }),
         });
         await acts.chargePayment({
           orderId,
           customerId,
-          amountCents: totalCents,
-          correlationId: input.correlationId,
+          amountCents: state.totalCents,
+          correlationId,
         });
       });
     });
@@ -182,16 +273,17 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     await runStep('confirm_order', () =>
       acts.confirmOrder({
         orderId,
-        productIds: [...quantitiesByProduct(input.items).keys()],
-        correlationId: input.correlationId,
+        productIds: [...quantitiesByProduct(lines).keys()],
+        correlationId,
       }),
     );
   } catch (err) {
     failureReason ??= describeFailure(err);
     state.lastError = failureReason;
-    await CancellationScope.nonCancellable(() => compensate());
+    await CancellationScope.nonCancellable(() => lock.run(compensate));
     setStatus('cancelled');
     state.step = null;
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     return { orderId, status: 'cancelled', reason: failureReason };
   }
 
@@ -199,6 +291,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   state.compensations = [];
   state.step = null;
   setStatus('completed');
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   return { orderId, status: 'completed', reason: null };
 
   async function compensate(): Promise<void> {
@@ -222,7 +315,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   }
 }
 
-function quantitiesByProduct(items: OrderSagaInput['items']): Map<string, number> {
+function quantitiesByProduct(items: readonly OrderLine[]): Map<string, number> {
   const totals = new Map<string, number>();
   for (const item of items)
     totals.set(item.productId, (totals.get(item.productId) ?? 0) + item.quantity);

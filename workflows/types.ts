@@ -35,6 +35,16 @@ export interface SagaState {
   /** Compensations still registered, in the order they would run. */
   compensations: string[];
   lastError: string | null;
+  /** The order's lines, including those added by the addItem update. */
+  items: OrderLine[];
+  totalCents: number;
+}
+
+/** What the addItem update returns: the order's lines and total after the addition. */
+export interface AddItemResult {
+  orderId: string;
+  items: OrderLine[];
+  totalCents: number;
 }
 
 export interface OrderSagaResult {

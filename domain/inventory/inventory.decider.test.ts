@@ -29,6 +29,33 @@ describe('Inventory', () => {
       .then([]);
   });
 
+  test("raising an order's reservation reserves only the difference, all or nothing", () => {
+    given([restocked, reserved])
+      .when({ type: 'Reserve', productId: 'P', orderId: 'o1', quantity: 5, now })
+      .then([
+        {
+          type: 'StockReserved',
+          data: { product_id: 'P', order_id: 'o1', quantity: 2, created_at: now },
+        },
+      ]);
+    given([restocked, reserved])
+      .when({ type: 'Reserve', productId: 'P', orderId: 'o1', quantity: 6, now })
+      .thenRefused('INSUFFICIENT_STOCK');
+    const raised: InventoryEvent = {
+      type: 'StockReserved',
+      data: { product_id: 'P', order_id: 'o1', quantity: 2, created_at: now },
+    };
+    // Release frees everything the order holds, from both reservations.
+    given([restocked, reserved, raised])
+      .when({ type: 'ReleaseReservation', productId: 'P', orderId: 'o1', now })
+      .then([
+        {
+          type: 'ReservationReleased',
+          data: { product_id: 'P', order_id: 'o1', quantity: 5, created_at: now },
+        },
+      ]);
+  });
+
   test('commit and release move what the order holds, and nothing when it holds nothing', () => {
     given([restocked, reserved])
       .when({ type: 'CommitReservation', productId: 'P', orderId: 'o1', now })

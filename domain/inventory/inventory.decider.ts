@@ -1,5 +1,6 @@
 // Inventory per product. available + reserved = on_hand at every moment; a reservation is
 // all-or-nothing and keyed by order, so reserving, committing and releasing are idempotent.
+// Reserve names the total an order should hold of the product (not an increment).
 import { type Decider, type DomainEvent, assertNever, ensure } from '../shared';
 
 export type InventoryEvent =
@@ -26,6 +27,7 @@ export interface InventoryState {
 
 export type InventoryCommand =
   | { type: 'Restock'; productId: string; quantity: number; now: string }
+  /** `quantity`: the total the order should hold after the command. */
   | { type: 'Reserve'; productId: string; orderId: string; quantity: number; now: string }
   | { type: 'CommitReservation'; productId: string; orderId: string; now: string }
   | { type: 'ReleaseReservation'; productId: string; orderId: string; now: string };
@@ -58,23 +60,24 @@ export const InventoryDecider: Decider<InventoryState, InventoryCommand, Invento
         return [{ type: 'StockRestocked', data: { ...base, quantity: command.quantity } }];
       case 'Reserve': {
         positiveQuantity(command.quantity);
-        const held = state.reservations[command.orderId];
-        // Already reserved for this order: the retry of a committed reservation.
-        if (held !== undefined) return [];
+        // The command names the total the order should hold, so a retry after its commit is
+        // a no-op and a line added later for the same product reserves only the difference.
+        const missing = command.quantity - (state.reservations[command.orderId] ?? 0);
+        if (missing <= 0) return [];
         ensure(
-          available(state) >= command.quantity,
+          available(state) >= missing,
           'INSUFFICIENT_STOCK',
-          `Insufficient stock for ${command.productId}: ${available(state)} available, ${command.quantity} requested`,
+          `Insufficient stock for ${command.productId}: ${available(state)} available, ${missing} requested`,
           {
             productId: command.productId,
             available: available(state),
-            requested: command.quantity,
+            requested: missing,
           },
         );
         return [
           {
             type: 'StockReserved',
-            data: { ...base, order_id: command.orderId, quantity: command.quantity },
+            data: { ...base, order_id: command.orderId, quantity: missing },
           },
         ];
       }
@@ -99,7 +102,11 @@ export const InventoryDecider: Decider<InventoryState, InventoryCommand, Invento
         return {
           ...state,
           reserved: state.reserved + event.data.quantity,
-          reservations: { ...state.reservations, [event.data.order_id]: event.data.quantity },
+          reservations: {
+            ...state.reservations,
+            [event.data.order_id]:
+              (state.reservations[event.data.order_id] ?? 0) + event.data.quantity,
+          },
         };
       case 'ReservationCommitted':
       case 'ReservationReleased': {
