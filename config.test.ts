@@ -35,6 +35,18 @@ describe('config', () => {
     expect(config.eventStore.snapshotIntervalByType).toEqual({ INVENTORY: 20 });
   });
 
+  test('old encryption keys for rotation parse from EVENT_STORE_DECRYPTION_KEYS', () => {
+    const a = Buffer.alloc(32, 1);
+    const b = Buffer.alloc(32, 2);
+    const config = loadConfig({
+      EVENT_STORE_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+      EVENT_STORE_DECRYPTION_KEYS: `${a.toString('base64')}, ${b.toString('base64')}`,
+    });
+    expect(config.eventStore.encryptionKey).toEqual(Buffer.alloc(32, 3));
+    expect(config.eventStore.decryptionKeys).toEqual([a, b]);
+    expect(loadConfig({}).eventStore.decryptionKeys).toEqual([]);
+  });
+
   test.each([
     ['PORT', 'abc'],
     ['PORT', '70000'],
@@ -42,6 +54,7 @@ describe('config', () => {
     ['EVENT_STORE_ENCRYPTION_KEY', 'c2hvcnQ='],
     ['PAYMENT_CONFIRMATION_TIMEOUT', 'soon'],
     ['EVENT_STORE_COMPRESSION', 'maybe'],
+    ['EVENT_STORE_DECRYPTION_KEYS', `${Buffer.alloc(32, 1).toString('base64')},c2hvcnQ=`],
     ['TEMPORAL_ADDRESS', 'no-port'],
   ])('bad %s=%s fails with one line naming the variable', (name, value) => {
     let error: unknown;

@@ -33,6 +33,8 @@ export interface Config {
   eventStore: {
     compression: boolean;
     encryptionKey: Buffer | undefined;
+    /** Former keys (EVENT_STORE_DECRYPTION_KEYS, comma-separated base64): read, never written. */
+    decryptionKeys: Buffer[];
     snapshotInterval: number;
     /** Per aggregate type overrides, from SNAPSHOT_INTERVAL_<TYPE> (e.g. SNAPSHOT_INTERVAL_INVENTORY). */
     snapshotIntervalByType: Record<string, number>;
@@ -101,6 +103,22 @@ const encryptionKey = z.string().transform((s, ctx) => {
   return key;
 });
 
+const keyList = z.string().transform((s, ctx) => {
+  const keys: Buffer[] = [];
+  for (const part of s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const key = Buffer.from(part, 'base64');
+    if (key.length !== 32 || key.toString('base64') !== part) {
+      ctx.addIssue({ code: 'custom', message: 'must be comma-separated base64 32-byte keys' });
+      return z.NEVER;
+    }
+    keys.push(key);
+  }
+  return keys;
+});
+
 /** The seed's DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD, assembled into a URL. */
 function databaseUrlFromParts(env: Env): string | undefined {
   const host = nonEmpty(env.DB_HOST);
@@ -152,6 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
         encryptionKey,
         undefined,
       ),
+      decryptionKeys: parse(env, 'EVENT_STORE_DECRYPTION_KEYS', keyList, []),
       snapshotInterval: parse(env, 'SNAPSHOT_INTERVAL', integer(0), 100),
       snapshotIntervalByType: snapshotOverrides(env),
     },

@@ -1,6 +1,8 @@
-// Runs a command against an aggregate: load its events, decide, append with the version it
-// was loaded at. A conflict (someone appended in between) reloads and decides again, with
-// jittered backoff, so hot streams make progress without surfacing a retry to the caller.
+// Runs a command against an aggregate: load it (newest snapshot + the events after it), decide,
+// append with the version it was loaded at. A conflict (someone appended in between) reloads
+// and decides again, with jittered backoff, so hot streams make progress without surfacing a
+// retry to the caller. Once SNAPSHOT_INTERVAL events have piled up since the snapshot it
+// loaded from, the new state is snapshotted.
 import { type Decider, type DomainEvent, DomainError } from '../domain/shared';
 import { ConcurrencyError } from './errors';
 import type { EventStore } from './event-store';
@@ -9,6 +11,8 @@ import type { EventMetadata } from './types';
 export interface LoadedAggregate<State> {
   state: State;
   version: number;
+  /** The version of the snapshot it was loaded from (0: none). */
+  snapshotVersion: number;
 }
 
 export async function loadAggregate<State, Event extends DomainEvent>(
@@ -16,10 +20,17 @@ export async function loadAggregate<State, Event extends DomainEvent>(
   decider: Decider<State, never, Event>,
   id: string,
 ): Promise<LoadedAggregate<State>> {
-  const events = await store.readStream({ type: decider.aggregateType, id });
-  let state = decider.initialState();
+  const stream = { type: decider.aggregateType, id };
+  const snapshot =
+    store.snapshotIntervalFor(stream.type) > 0
+      ? await store.readSnapshot(stream, decider.snapshotVersion ?? 1)
+      : undefined;
+  const from = snapshot?.version ?? 0;
+  const events = await store.readStream(stream, from + 1);
+  let state = snapshot ? (snapshot.state as State) : decider.initialState();
   for (const event of events) state = decider.evolve(state, event as unknown as Event);
-  return { state, version: events.length === 0 ? 0 : events[events.length - 1]!.version };
+  const version = events.length === 0 ? from : events[events.length - 1]!.version;
+  return { state, version, snapshotVersion: from };
 }
 
 export interface HandleOptions {
@@ -71,6 +82,20 @@ export async function handleCommand<State, Command, Event extends DomainEvent>(
         { metadata: options.metadata },
       );
       const state = events.reduce((s, e) => decider.evolve(s, e), loaded.state);
+      const interval = store.snapshotIntervalFor(decider.aggregateType);
+      // Only when this call wrote the events: an idempotent replay returns older positions.
+      const wrote = result.positions[0]?.version === loaded.version + 1;
+      if (
+        wrote &&
+        interval > 0 &&
+        result.nextExpectedVersion - loaded.snapshotVersion >= interval
+      ) {
+        await store.writeSnapshot(
+          { type: decider.aggregateType, id },
+          decider.snapshotVersion ?? 1,
+          { version: result.nextExpectedVersion, state },
+        );
+      }
       return { state, events, version: result.nextExpectedVersion };
     } catch (err) {
       if (!(err instanceof ConcurrencyError) || attempt >= maxAttempts) throw err;

@@ -25,6 +25,10 @@ export interface AppendOptions {
   metadata?: EventMetadata;
 }
 
+const STREAM_VERSION_KEY = 'domain_events_stream_version_key';
+// Each lost race means another append to the stream committed; the bound only guards a bug.
+const MAX_ANY_ATTEMPTS = 1000;
+
 function versionCondition(expected: ExpectedVersion) {
   if (expected === 'any') return sql`true`;
   if (expected === 'no_stream') return sql`cur.v = 0`;
@@ -47,8 +51,9 @@ export async function appendToStream(
   }
 
   const prepared = events.map((event) => {
-    const eventId = event.eventId ?? randomUUID();
-    const encoded = ctx.codec.encode(event.data);
+    // Postgres prints uuids in lower case; ids are compared (and bound as AAD) in that form.
+    const eventId = event.eventId?.toLowerCase() ?? randomUUID();
+    const encoded = ctx.codec.encode(event.data, eventId);
     return {
       eventId,
       type: event.type,
@@ -67,39 +72,61 @@ export async function appendToStream(
   });
   const bytes = prepared.map((p) => p.bytes);
 
-  try {
-    const { rows } = await sql<{ global_position: string; version: number }>`
-      WITH cur AS (
-        SELECT coalesce(max(version), 0) AS v FROM domain_events
-        WHERE aggregate_type = ${stream.type} AND aggregate_id = ${stream.id}
-      )
-      INSERT INTO domain_events
-        (event_id, aggregate_type, aggregate_id, version, event_type, schema_version,
-         event_data, event_data_bytes, codec, key_id, metadata)
-      SELECT (e.value->>'event_id')::uuid, ${stream.type}, ${stream.id}, cur.v + e.ord,
-             e.value->>'event_type', (e.value->>'schema_version')::int,
-             CASE WHEN e.value->'event_data' = 'null'::jsonb THEN NULL ELSE e.value->'event_data' END,
-             (${bytes}::bytea[])[e.ord], e.value->>'codec', e.value->>'key_id', e.value->'metadata'
-      FROM cur, jsonb_array_elements(${JSON.stringify(prepared.map((p) => p.row))}::jsonb)
-                WITH ORDINALITY AS e(value, ord)
-      WHERE ${versionCondition(expected)}
-      ORDER BY e.ord
-      RETURNING global_position, version`.execute(ctx.db);
+  const rowsJson = JSON.stringify(prepared.map((p) => p.row));
+  // Inside a caller's transaction a failed statement would abort it: a savepoint keeps the
+  // conflict recoverable there. On its own the statement is its own transaction (one round trip).
+  const inTransaction = ctx.db.isTransaction;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (inTransaction) await sql`SAVEPOINT append_to_stream`.execute(ctx.db);
+      const { rows } = await sql<{ global_position: string; version: number }>`
+        WITH cur AS (
+          SELECT coalesce(max(version), 0) AS v FROM domain_events
+          WHERE aggregate_type = ${stream.type} AND aggregate_id = ${stream.id}
+        )
+        INSERT INTO domain_events
+          (event_id, aggregate_type, aggregate_id, version, event_type, schema_version,
+           event_data, event_data_bytes, codec, key_id, metadata)
+        SELECT (e.value->>'event_id')::uuid, ${stream.type}, ${stream.id}, cur.v + e.ord,
+               e.value->>'event_type', (e.value->>'schema_version')::int,
+               CASE WHEN e.value->'event_data' = 'null'::jsonb THEN NULL ELSE e.value->'event_data' END,
+               (${bytes}::bytea[])[e.ord], e.value->>'codec', e.value->>'key_id', e.value->'metadata'
+        FROM cur, jsonb_array_elements(${rowsJson}::jsonb)
+                  WITH ORDINALITY AS e(value, ord)
+        WHERE ${versionCondition(expected)}
+        ORDER BY e.ord
+        RETURNING global_position, version`.execute(ctx.db);
 
-    if (rows.length === prepared.length) {
-      ctx.onAppended?.(stream, events);
-      return {
-        nextExpectedVersion: rows[rows.length - 1]!.version,
-        positions: rows.map((r, i) => ({
-          eventId: prepared[i]!.eventId,
-          version: r.version,
-          globalPosition: toSafeNumber(r.global_position, 'global_position'),
-        })),
-      };
+      if (inTransaction) await sql`RELEASE SAVEPOINT append_to_stream`.execute(ctx.db);
+      if (rows.length === prepared.length) {
+        ctx.onAppended?.(stream, events);
+        return {
+          nextExpectedVersion: rows[rows.length - 1]!.version,
+          positions: rows.map((r, i) => ({
+            eventId: prepared[i]!.eventId,
+            version: r.version,
+            globalPosition: toSafeNumber(r.global_position, 'global_position'),
+          })),
+        };
+      }
+      break;
+    } catch (err) {
+      if (!(err instanceof DatabaseError && err.code === '23505')) throw err;
+      if (inTransaction) await sql`ROLLBACK TO SAVEPOINT append_to_stream`.execute(ctx.db);
+      // Two appends with 'any' to one stream can pick the same next version; the loser simply
+      // goes again on top of the winner. Any other unique violation is either a lost race on
+      // an expected version or the retry of committed event ids.
+      // Inside a caller's transaction the caller retries instead: its transaction id may be
+      // older than the winner's, and the global log orders by transaction id.
+      if (
+        expected === 'any' &&
+        !inTransaction &&
+        err.constraint === STREAM_VERSION_KEY &&
+        attempt < MAX_ANY_ATTEMPTS
+      )
+        continue;
+      break;
     }
-  } catch (err) {
-    if (!(err instanceof DatabaseError && err.code === '23505')) throw err;
-    // A unique violation is either a lost race on the version or a retry of committed ids.
   }
 
   const original = await findCommitted(ctx, stream, prepared);
@@ -153,12 +180,15 @@ async function findCommitted(
   const mismatched = prepared.filter((p) => {
     const row = byId.get(p.eventId);
     if (!row) return true;
-    const stored = ctx.codec.decode({
-      codec: row.codec,
-      json: row.event_data,
-      bytes: row.event_data_bytes,
-      keyId: row.key_id,
-    });
+    const stored = ctx.codec.decode(
+      {
+        codec: row.codec,
+        json: row.event_data,
+        bytes: row.event_data_bytes,
+        keyId: row.key_id,
+      },
+      row.event_id,
+    );
     return (
       row.aggregate_type !== stream.type ||
       row.aggregate_id !== stream.id ||

@@ -23,3 +23,23 @@ export class EventIdConflictError extends Error {
     this.name = 'EventIdConflictError';
   }
 }
+
+/** An encrypted payload whose key is not configured (add it to EVENT_STORE_DECRYPTION_KEYS). */
+export class EncryptionKeyMissingError extends Error {
+  readonly code = 'ENCRYPTION_KEY_MISSING';
+  constructor(readonly keyId: string | null) {
+    super(
+      `Payload is encrypted with key ${keyId ?? '(none)'}, which is not configured: add it to EVENT_STORE_DECRYPTION_KEYS`,
+    );
+    this.name = 'EncryptionKeyMissingError';
+  }
+}
+
+/** Authentication of an encrypted payload failed: it was altered, moved, or the key is wrong. */
+export class PayloadIntegrityError extends Error {
+  readonly code = 'PAYLOAD_TAMPERED';
+  constructor(readonly keyId: string) {
+    super(`Encrypted payload failed authentication (key ${keyId}): it was altered or moved`);
+    this.name = 'PayloadIntegrityError';
+  }
+}

@@ -1,10 +1,19 @@
-// The event store as one object: its dependencies (pool, codec, upcasters) bound once, each
-// operation implemented in its own file.
+// The event store as one object: its dependencies (pool, codec, upcasters, snapshot policy)
+// bound once, each operation implemented in its own file.
 import type { Kysely } from 'kysely';
 import { appendToStream, type AppendContext, type AppendOptions } from './append-to-stream';
 import { type PayloadCodec, jsonCodec } from './codec';
 import { readAllFrom } from './read-all';
 import { readStream } from './read-stream';
+import { archiveClosedStreams, type ArchiveOptions } from './retention';
+import {
+  cleanupSnapshots,
+  readSnapshot,
+  type Snapshot,
+  type SnapshotPolicy,
+  snapshotIntervalFor,
+  writeSnapshot,
+} from './snapshots';
 import type { EventStoreTables } from './schema';
 import type { Checkpoint, ExpectedVersion, NewEvent, StreamName } from './types';
 import { type UpcasterRegistry, defaultUpcasters } from './upcasters';
@@ -12,6 +21,8 @@ import { type UpcasterRegistry, defaultUpcasters } from './upcasters';
 export interface EventStoreOptions {
   codec?: PayloadCodec;
   upcasters?: UpcasterRegistry;
+  /** Snapshot every N events per aggregate type (default every 100; interval 0 turns them off). */
+  snapshots?: SnapshotPolicy;
   /**
    * Called after each append that wrote events (not after an idempotent replay), e.g. to count
    * appended events per type. It must not throw.
@@ -31,6 +42,7 @@ export function createEventStore<DB extends EventStoreTables>(
     upcasters: options.upcasters ?? defaultUpcasters(),
     onAppended: options.onAppended,
   };
+  const snapshots = options.snapshots ?? { interval: 100 };
   return {
     db,
     appendToStream: (
@@ -41,6 +53,15 @@ export function createEventStore<DB extends EventStoreTables>(
     ) => appendToStream(ctx, stream, expected, events, appendOptions),
     readStream: (stream: StreamName, fromVersion?: number) => readStream(ctx, stream, fromVersion),
     readAllFrom: (after: Checkpoint, limit?: number) => readAllFrom(ctx, after, limit),
+    snapshotIntervalFor: (aggregateType: string) => snapshotIntervalFor(snapshots, aggregateType),
+    readSnapshot: (stream: StreamName, snapshotVersion: number) =>
+      readSnapshot(ctx, stream, snapshotVersion),
+    writeSnapshot: (stream: StreamName, snapshotVersion: number, snapshot: Snapshot) =>
+      writeSnapshot(ctx, stream, snapshotVersion, snapshot),
+    /** Deletes snapshots older than maxAgeDays except each aggregate's newest; returns the count. */
+    cleanupSnapshots: (maxAgeDays: number) => cleanupSnapshots(ctx, maxAgeDays),
+    archiveClosedStreams: (archiveOptions: ArchiveOptions) =>
+      archiveClosedStreams(ctx, archiveOptions),
     hasEvent: async (eventId: string) =>
       (await db
         .selectFrom('domain_events')

@@ -6,3 +6,6 @@ export * from './event-store';
 export * from './schema';
 export * from './types';
 export * from './upcasters';
+export * from './options-from-config';
+export * from './retention';
+export * from './snapshots';

@@ -9,12 +9,15 @@ export function toRecordedEvent(
   ctx: Pick<AppendContext, 'codec' | 'upcasters'>,
   row: Selectable<DomainEventsTable>,
 ): RecordedEvent {
-  const stored = ctx.codec.decode({
-    codec: row.codec,
-    json: row.event_data,
-    bytes: row.event_data_bytes,
-    keyId: row.key_id,
-  });
+  const stored = ctx.codec.decode(
+    {
+      codec: row.codec,
+      json: row.event_data,
+      bytes: row.event_data_bytes,
+      keyId: row.key_id,
+    },
+    row.event_id,
+  );
   const { schemaVersion, data } = ctx.upcasters.upcast(row.event_type, row.schema_version, stored);
   return {
     globalPosition: toSafeNumber(row.global_position, 'global_position'),

@@ -25,7 +25,10 @@ export interface AggregateSnapshotsTable {
   version: number;
   snapshot_version: number;
   snapshot_data: unknown;
-  created_at: ColumnType<Date, Date | undefined, never>;
+  snapshot_data_bytes: Buffer | null;
+  codec: Generated<string>;
+  key_id: string | null;
+  created_at: ColumnType<Date, Date | undefined, Date>;
 }
 
 export interface EventStoreTables {

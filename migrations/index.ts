@@ -3,10 +3,12 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import * as m0001 from './0001_event_store';
 import * as m0002 from './0002_read_models';
+import * as m0003 from './0003_event_store_codecs_retention';
 
 const migrations: Record<string, Migration> = {
   '0001_event_store': m0001,
   '0002_read_models': m0002,
+  '0003_event_store_codecs_retention': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -1,0 +1,33 @@
+// Builds the event store's options from plain configuration values, in one place for every
+// composition root (worker, stack, CLI, tests), so they all read and write payloads alike.
+import { createPayloadCodec, DEFAULT_COMPRESSION_THRESHOLD_BYTES } from './codec';
+import type { EventStoreOptions } from './event-store';
+
+export interface EventStoreSettings {
+  compression: boolean;
+  compressionThresholdBytes?: number;
+  encryptionKey?: Buffer;
+  decryptionKeys?: readonly Buffer[];
+  snapshotInterval: number;
+  snapshotIntervalByType?: Record<string, number>;
+}
+
+export function eventStoreOptionsFromConfig(
+  settings: EventStoreSettings,
+  extra: Pick<EventStoreOptions, 'onAppended' | 'upcasters'> = {},
+): EventStoreOptions {
+  return {
+    ...extra,
+    codec: createPayloadCodec({
+      compression: settings.compression,
+      compressionThresholdBytes:
+        settings.compressionThresholdBytes ?? DEFAULT_COMPRESSION_THRESHOLD_BYTES,
+      encryptionKey: settings.encryptionKey,
+      decryptionKeys: settings.decryptionKeys,
+    }),
+    snapshots: {
+      interval: settings.snapshotInterval,
+      intervalByType: settings.snapshotIntervalByType ?? {},
+    },
+  };
+}
