@@ -9,7 +9,12 @@ export const allProjections: readonly Projection[] = [
   creditProjection,
 ];
 
+export function findProjection(name: string): Projection | undefined {
+  return allProjections.find((p) => p.name === name);
+}
+
 export * from './projection';
 export * from './schema';
 export * from './runner';
+export * from './rebuild';
 export * from './read-models';

@@ -1,25 +1,58 @@
-// read_models.inventory: on_hand, reserved and available per product.
-import { sql } from 'kysely';
+// read_models.inventory: on_hand, reserved and available per product. A batch is summed per
+// product in memory and written with one multi-row upsert of the deltas.
 import type { InventoryEvent } from '../domain/inventory';
-import type { Projection } from './projection';
+import type { RecordedEvent } from '../eventstore';
+import { addSafe, eventTime, type Projection, ProjectionApplyError } from './projection';
 
 /** How each event moves (on_hand, reserved); available is always on_hand - reserved. */
-function delta(event: InventoryEvent): { onHand: number; reserved: number } {
-  switch (event.type) {
+export function inventoryDelta(event: RecordedEvent): { onHand: number; reserved: number } {
+  const e = { type: event.type, data: event.data } as InventoryEvent;
+  const quantity = e.data?.quantity;
+  if (!Number.isSafeInteger(quantity))
+    throw new ProjectionApplyError(event, `quantity ${String(quantity)} is not an integer`);
+  switch (e.type) {
     case 'StockRestocked':
-      return { onHand: event.data.quantity, reserved: 0 };
+      return { onHand: quantity, reserved: 0 };
     case 'StockReserved':
-      return { onHand: 0, reserved: event.data.quantity };
+      return { onHand: 0, reserved: quantity };
     case 'ReservationCommitted':
-      return { onHand: -event.data.quantity, reserved: -event.data.quantity };
+      return { onHand: -quantity, reserved: -quantity };
     case 'ReservationReleased':
-      return { onHand: 0, reserved: -event.data.quantity };
+      return { onHand: 0, reserved: -quantity };
+    default:
+      throw new ProjectionApplyError(event, `inventory cannot apply ${event.type}`);
   }
+}
+
+export interface InventoryDelta {
+  productId: string;
+  onHand: number;
+  reserved: number;
+  version: number;
+  updatedAt: string;
+}
+
+/** Pure: one delta per product for the whole batch. */
+export function foldInventory(events: readonly RecordedEvent[]): InventoryDelta[] {
+  const byProduct = new Map<string, InventoryDelta>();
+  for (const event of events) {
+    const d = inventoryDelta(event);
+    let row = byProduct.get(event.streamId);
+    if (!row) {
+      row = { productId: event.streamId, onHand: 0, reserved: 0, version: 0, updatedAt: '' };
+      byProduct.set(event.streamId, row);
+    }
+    row.onHand = addSafe(event, row.onHand, d.onHand);
+    row.reserved = addSafe(event, row.reserved, d.reserved);
+    row.version = event.version;
+    row.updatedAt = eventTime(event);
+  }
+  return [...byProduct.values()];
 }
 
 export const inventoryProjection: Projection = {
   name: 'inventory',
-  tables: ['read_models.inventory'],
+  tables: ['inventory'],
   handles: new Set([
     'StockRestocked',
     'StockReserved',
@@ -27,28 +60,28 @@ export const inventoryProjection: Projection = {
     'ReservationReleased',
   ]),
 
-  async apply(db, event) {
-    const d = delta({ type: event.type, data: event.data } as InventoryEvent);
-    const at = event.createdAt;
-    await db
-      .insertInto('read_models.inventory')
-      .values({
-        product_id: event.streamId,
-        on_hand: d.onHand,
-        reserved: d.reserved,
-        available: d.onHand - d.reserved,
-        version: event.version,
-        updated_at: at,
-      })
-      .onConflict((oc) =>
-        oc.column('product_id').doUpdateSet({
-          on_hand: sql`read_models.inventory.on_hand + ${d.onHand}`,
-          reserved: sql`read_models.inventory.reserved + ${d.reserved}`,
-          available: sql`read_models.inventory.available + ${d.onHand - d.reserved}`,
-          version: event.version,
-          updated_at: at,
-        }),
-      )
-      .execute();
+  async apply({ client, table }, events) {
+    const rows = foldInventory(events);
+    if (rows.length === 0) return;
+    const t = table('inventory');
+    await client.query(
+      `INSERT INTO ${t} AS t (product_id, on_hand, reserved, available, version, updated_at)
+       SELECT p, oh, r, oh - r, v, u
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::timestamptz[])
+         AS x(p, oh, r, v, u)
+       ON CONFLICT (product_id) DO UPDATE SET
+         on_hand = t.on_hand + EXCLUDED.on_hand,
+         reserved = t.reserved + EXCLUDED.reserved,
+         available = t.available + EXCLUDED.available,
+         version = EXCLUDED.version,
+         updated_at = EXCLUDED.updated_at`,
+      [
+        rows.map((r) => r.productId),
+        rows.map((r) => r.onHand),
+        rows.map((r) => r.reserved),
+        rows.map((r) => r.version),
+        rows.map((r) => r.updatedAt),
+      ],
+    );
   },
 };

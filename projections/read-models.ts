@@ -20,16 +20,22 @@ export interface OrderView {
   version: number;
 }
 
-export async function findOrder(
-  db: Kysely<ProjectionDb>,
-  id: string,
-): Promise<OrderView | undefined> {
-  const row = await db
-    .selectFrom('read_models.orders')
-    .selectAll()
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (!row) return undefined;
+type OrderRowSelect = {
+  id: string;
+  customer_id: string;
+  status: string;
+  currency: string;
+  total_amount: string;
+  item_count: number;
+  created_at: Date | string;
+  updated_at: Date | string;
+  completed_at: Date | string | null;
+  cancelled_at: Date | string | null;
+  cancellation_reason: string | null;
+  version: number;
+};
+
+function toOrderView(row: OrderRowSelect): OrderView {
   return {
     id: row.id,
     customerId: row.customer_id,
@@ -44,6 +50,177 @@ export async function findOrder(
     cancellationReason: row.cancellation_reason,
     version: row.version,
   };
+}
+
+export async function findOrder(
+  db: Kysely<ProjectionDb>,
+  id: string,
+): Promise<OrderView | undefined> {
+  const row = await db
+    .selectFrom('read_models.orders')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row ? toOrderView(row) : undefined;
+}
+
+export interface Page {
+  limit: number;
+  offset: number;
+}
+
+export interface PageOf<T> {
+  items: T[];
+  limit: number;
+  offset: number;
+  total: number;
+}
+
+/** Orders, newest first, optionally of one status and/or one customer. */
+export async function listOrders(
+  db: Kysely<ProjectionDb>,
+  filter: { status?: string; customerId?: string },
+  page: Page,
+): Promise<PageOf<OrderView>> {
+  let query = db.selectFrom('read_models.orders');
+  if (filter.status) query = query.where('status', '=', filter.status);
+  if (filter.customerId) query = query.where('customer_id', '=', filter.customerId);
+  const [rows, count] = await Promise.all([
+    query
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute(),
+    query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return {
+    items: rows.map((r) => toOrderView(r)),
+    ...page,
+    total: Number(count.n),
+  };
+}
+
+export interface OrderItemView {
+  lineNo: number;
+  productId: string;
+  quantity: number;
+  unitPriceCents: number;
+  totalPriceCents: number;
+  createdAt: string;
+}
+
+export async function listOrderItems(
+  db: Kysely<ProjectionDb>,
+  orderId: string,
+  page: Page,
+): Promise<PageOf<OrderItemView>> {
+  const query = db.selectFrom('read_models.order_items').where('order_id', '=', orderId);
+  const [rows, count] = await Promise.all([
+    query.selectAll().orderBy('line_no').limit(page.limit).offset(page.offset).execute(),
+    query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return {
+    items: rows.map((r) => ({
+      lineNo: r.line_no,
+      productId: r.product_id,
+      quantity: r.quantity,
+      unitPriceCents: Number(r.unit_price),
+      totalPriceCents: Number(r.total_price),
+      createdAt: iso(r.created_at)!,
+    })),
+    ...page,
+    total: Number(count.n),
+  };
+}
+
+export const ORDER_STATUSES = ['pending', 'completed', 'cancelled'] as const;
+
+export type OrderStatsView = Record<
+  (typeof ORDER_STATUSES)[number],
+  { count: number; revenueCents: number }
+>;
+
+export async function orderStats(db: Kysely<ProjectionDb>): Promise<OrderStatsView> {
+  const rows = await db.selectFrom('read_models.order_stats').selectAll().execute();
+  const out = Object.fromEntries(
+    ORDER_STATUSES.map((s) => [s, { count: 0, revenueCents: 0 }]),
+  ) as OrderStatsView;
+  for (const r of rows) {
+    if ((ORDER_STATUSES as readonly string[]).includes(r.status))
+      out[r.status as keyof OrderStatsView] = {
+        count: Number(r.count),
+        revenueCents: Number(r.revenue),
+      };
+  }
+  return out;
+}
+
+export interface InventoryView {
+  productId: string;
+  onHand: number;
+  reserved: number;
+  available: number;
+  version: number;
+  updatedAt: string;
+}
+
+export async function findInventory(
+  db: Kysely<ProjectionDb>,
+  productId: string,
+): Promise<InventoryView | undefined> {
+  const r = await db
+    .selectFrom('read_models.inventory')
+    .selectAll()
+    .where('product_id', '=', productId)
+    .executeTakeFirst();
+  return r
+    ? {
+        productId: r.product_id,
+        onHand: Number(r.on_hand),
+        reserved: Number(r.reserved),
+        available: Number(r.available),
+        version: r.version,
+        updatedAt: iso(r.updated_at)!,
+      }
+    : undefined;
+}
+
+export interface CreditView {
+  customerId: string;
+  availableCents: number;
+  spentCents: number;
+  version: number;
+  updatedAt: string;
+}
+
+export async function findCredit(
+  db: Kysely<ProjectionDb>,
+  customerId: string,
+): Promise<CreditView | undefined> {
+  const r = await db
+    .selectFrom('read_models.customer_credit')
+    .selectAll()
+    .where('customer_id', '=', customerId)
+    .executeTakeFirst();
+  return r
+    ? {
+        customerId: r.customer_id,
+        availableCents: Number(r.available_cents),
+        spentCents: Number(r.spent_cents),
+        version: r.version,
+        updatedAt: iso(r.updated_at)!,
+      }
+    : undefined;
+}
+
+/** Age of the oldest open transaction: it holds back every reader of the global log. */
+export async function oldestTransactionAgeSeconds(db: Kysely<ProjectionDb>): Promise<number> {
+  const { rows } = await sql<{ age: number | null }>`
+    SELECT extract(epoch FROM now() - min(xact_start))::float8 AS age
+    FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()`.execute(db);
+  return Math.max(0, rows[0]?.age ?? 0);
 }
 
 export interface ProjectionStatus {

@@ -2,85 +2,146 @@
 // apply a batch of events in one transaction that also moves the checkpoint, so a crash never
 // applies an event twice or loses one. Only the holder of the projection's advisory lock runs
 // it; another runner waits as standby and takes over when the holder's session ends. New
-// events wake it through LISTEN/NOTIFY; polling covers a lost notification.
-import { Kysely, PostgresDialect, sql } from 'kysely';
+// events wake it through LISTEN/NOTIFY; polling covers a lost notification. Each projection
+// has its own connection and loop: one that fails (or loses its connection) stops only itself.
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Checkpoint, EventStore, RecordedEvent } from '../eventstore';
-import type { Projection } from './projection';
-import type { ReadModelTables } from './schema';
+import { type LogBatch, LogReader } from './log-reader';
+import { liveTables, type Projection, ProjectionApplyError } from './projection';
 
 export interface RunnerOptions {
   databaseUrl: string;
-  store: EventStore;
+  store: Pick<EventStore, 'readAllFrom'>;
   projections: readonly Projection[];
+  /** Events per batch (and per transaction). */
   batchSize?: number;
+  /** Longest wait between two looks at the log when no notification comes. */
   pollIntervalMs?: number;
   /** How often a standby runner tries to take the lock. */
   standbyRetryMs?: number;
+  /** LISTEN for new events (default true); false leaves polling only. */
+  listen?: boolean;
   logger?: Logger;
+  /** Called after each committed batch (metrics). */
+  onBatch?: (info: BatchInfo) => void;
 }
 
-export type RunnerState = 'starting' | 'active' | 'standby' | 'failed' | 'stopped';
+export interface BatchInfo {
+  projection: string;
+  checkpoint: Checkpoint;
+  events: number;
+  applied: number;
+  lastEventAt: Date;
+}
 
-/** Kysely over one dedicated connection, so the lock, the writes and the checkpoint share it. */
-function kyselyOn(client: pg.Client): Kysely<ReadModelTables> {
-  const pool = {
-    connect: () => Promise.resolve(Object.assign(client, { release: () => undefined })),
-    end: () => Promise.resolve(),
+export type RunnerState = 'starting' | 'active' | 'standby' | 'failed' | 'retrying' | 'stopped';
+
+/** The checkpoint no longer is where this runner left it (a rebuild swapped the read model). */
+export class CheckpointMovedError extends Error {
+  readonly code = 'CHECKPOINT_MOVED';
+  constructor(projection: string) {
+    super(`checkpoint of ${projection} moved under this runner`);
+    this.name = 'CheckpointMovedError';
+  }
+}
+
+/** Keys of the session-level advisory lock that makes a runner active for a projection. */
+export const LOCK_SQL = `hashtext('order-saga:projection'), hashtext($1)`;
+
+const MIN_IDLE_MS = 5;
+
+/** Errors caused by the event's content, not by the connection: they stop the projection. */
+export function isEventFault(err: unknown): boolean {
+  if (err instanceof ProjectionApplyError) return true;
+  const code = (err as { code?: unknown })?.code;
+  // 22: data exception, 23: integrity constraint violation.
+  return err instanceof pg.DatabaseError && typeof code === 'string' && /^2[23]/.test(code);
+}
+
+export function connectionOptions(url: string, applicationName: string): pg.ClientConfig {
+  return {
+    connectionString: url,
+    application_name: applicationName,
+    options: '-c idle_in_transaction_session_timeout=60000',
   };
-  return new Kysely<ReadModelTables>({
-    dialect: new PostgresDialect({ pool: pool }),
-  });
 }
 
 export class ProjectionRunner {
   private stopped = false;
   private readonly loops: Promise<void>[] = [];
-  private readonly wakers = new Set<() => void>();
+  private readonly wakers = new Set<(woken: boolean) => void>();
   private listener: pg.Client | undefined;
+  private listenerLoop: Promise<void> | undefined;
+  private readonly reader: LogReader;
   readonly states = new Map<string, RunnerState>();
 
-  constructor(private readonly options: RunnerOptions) {}
+  constructor(private readonly options: RunnerOptions) {
+    this.reader = LogReader.fromStore(options.store, options.batchSize ?? 2000);
+  }
 
   async start(): Promise<void> {
-    this.listener = new pg.Client({ connectionString: this.options.databaseUrl });
-    this.listener.on('notification', () => this.wakeAll());
-    this.listener.on('error', (err) => {
-      if (!this.stopped)
-        this.options.logger?.warn({ err }, 'projection listener lost; polling only');
-    });
-    await this.listener.connect();
-    await this.listener.query('LISTEN domain_events');
+    if (this.options.listen !== false) this.listenerLoop = this.listen();
     for (const projection of this.options.projections) {
       this.states.set(projection.name, 'starting');
       this.loops.push(this.supervise(projection));
     }
   }
 
+  /** Finishes the batches in flight, releases the locks, closes the connections. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeAll();
     await Promise.all(this.loops);
     await this.listener?.end().catch(() => undefined);
+    await this.listenerLoop;
+  }
+
+  /** Keeps LISTEN domain_events open, reconnecting when the connection drops. */
+  private async listen(): Promise<void> {
+    while (!this.stopped) {
+      const client = new pg.Client(
+        connectionOptions(this.options.databaseUrl, 'projection-listener'),
+      );
+      this.listener = client;
+      const lost = new Promise<void>((resolve) => {
+        client.on('error', () => resolve());
+        client.on('end', () => resolve());
+      });
+      client.on('notification', () => this.wakeAll());
+      try {
+        await client.connect();
+        await client.query('LISTEN domain_events');
+        // Events may have arrived while we were not listening.
+        this.wakeAll();
+        await lost;
+      } catch {
+        // fall through to the retry below
+      }
+      await client.end().catch(() => undefined);
+      if (!this.stopped) {
+        this.options.logger?.warn('projection listener lost; polling until it reconnects');
+        await this.sleep(1000);
+      }
+    }
   }
 
   private wakeAll(): void {
-    for (const wake of this.wakers) wake();
+    for (const wake of this.wakers) wake(true);
     this.wakers.clear();
   }
 
-  /** Resolves on a notification, after `ms`, or at stop. */
-  private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+  /** Resolves true on a notification or at stop, false after `ms`. */
+  private sleep(ms: number): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
       const wakers = this.wakers;
-      function done() {
+      const done = (woken: boolean) => {
         clearTimeout(timer);
         wakers.delete(done);
-        resolve();
-      }
+        resolve(woken);
+      };
+      const timer = setTimeout(() => done(false), ms);
       wakers.add(done);
     });
   }
@@ -88,144 +149,215 @@ export class ProjectionRunner {
   /** Keeps one projection running: take the lock or stand by, and reconnect after errors. */
   private async supervise(projection: Projection): Promise<void> {
     const log = this.options.logger?.child({ projection: projection.name });
+    let backoff = 500;
     while (!this.stopped) {
-      const client = new pg.Client({ connectionString: this.options.databaseUrl });
+      const client = new pg.Client(
+        connectionOptions(this.options.databaseUrl, `projection:${projection.name}`),
+      );
       client.on('error', () => undefined);
       try {
         await client.connect();
         const { rows } = await client.query<{ locked: boolean }>(
-          `SELECT pg_try_advisory_lock(hashtext($1)) AS locked`,
-          [`projection:${projection.name}`],
+          `SELECT pg_try_advisory_lock(${LOCK_SQL}) AS locked`,
+          [projection.name],
         );
         if (!rows[0]?.locked) {
+          if (this.states.get(projection.name) !== 'standby') log?.info('projection on standby');
           this.states.set(projection.name, 'standby');
           await client.end();
-          await this.sleep(this.options.standbyRetryMs ?? 2000);
+          await this.sleep(this.options.standbyRetryMs ?? 1000);
           continue;
         }
         this.states.set(projection.name, 'active');
         log?.info('projection active');
-        const outcome = await this.run(projection, client);
-        await client.end();
-        if (outcome === 'failed') {
-          this.states.set(projection.name, 'failed');
-          return;
-        }
+        await this.run(projection, client, log);
+        backoff = 500;
       } catch (err) {
-        if (!this.stopped) log?.warn({ err }, 'projection connection lost; retrying');
+        if (!this.stopped) {
+          this.states.set(projection.name, 'retrying');
+          log?.warn({ err }, 'projection interrupted; retrying');
+          await this.sleep(backoff);
+          backoff = Math.min(backoff * 2, 10_000);
+        }
+      } finally {
+        // Ending the session releases the advisory lock for a standby.
         await client.end().catch(() => undefined);
-        await this.sleep(1000);
       }
     }
     this.states.set(projection.name, 'stopped');
   }
 
-  private async run(projection: Projection, client: pg.Client): Promise<'stopped' | 'failed'> {
-    const db = kyselyOn(client);
-    await db
-      .insertInto('projection_checkpoints')
-      .values({ name: projection.name, global_position: 0, events_processed: 0, status: 'running' })
-      .onConflict((oc) => oc.column('name').doNothing())
-      .execute();
-    const row = await db
-      .selectFrom('projection_checkpoints')
-      .select(['transaction_id', 'global_position', 'status'])
-      .where('name', '=', projection.name)
-      .executeTakeFirstOrThrow();
-    // A failed projection stays stopped until an operator rebuilds it: skipping is never silent.
-    if (row.status === 'failed') return 'failed';
-    let checkpoint: Checkpoint = {
-      transactionId: row.transaction_id,
-      globalPosition: Number(row.global_position),
-    };
+  private async run(projection: Projection, client: pg.Client, log?: Logger): Promise<void> {
+    await client.query(
+      `INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`,
+      [projection.name],
+    );
+    let { checkpoint, status } = await loadCheckpoint(client, projection.name);
+    let idle = MIN_IDLE_MS;
+    const poll = this.options.pollIntervalMs ?? 1000;
 
     while (!this.stopped) {
-      const batch = await this.options.store.readAllFrom(checkpoint, this.options.batchSize ?? 500);
-      if (batch.events.length === 0) {
-        await this.sleep(this.options.pollIntervalMs ?? 1000);
+      // A failed projection waits, holding its lock, until an operator rebuilds it.
+      if (status === 'failed') {
+        this.states.set(projection.name, 'failed');
+        await this.sleep(poll * 2);
+        ({ checkpoint, status } = await loadCheckpoint(client, projection.name));
+        if (status !== 'failed') log?.info('projection resumed after a rebuild');
         continue;
       }
-      const failure = await applyBatch(
-        client,
-        db,
-        projection,
-        checkpoint,
-        batch.events,
-        batch.checkpoint,
-      );
-      if (failure) {
-        this.options.logger?.error(
-          { projection: projection.name, event: failure.event.globalPosition, err: failure.error },
-          'projection failed',
-        );
-        return 'failed';
+      this.states.set(projection.name, 'active');
+      const batch = await this.reader.read(checkpoint);
+      if (batch.events.length === 0) {
+        // Right after a wake-up the new events may still sit behind an open transaction
+        // (pg_snapshot_xmin): look again soon, then less and less often.
+        const woken = await this.sleep(idle);
+        idle = woken ? MIN_IDLE_MS : Math.min(idle * 2, poll);
+        continue;
       }
-      checkpoint = batch.checkpoint;
+      idle = MIN_IDLE_MS;
+      try {
+        await this.commit(client, projection, checkpoint, batch);
+        checkpoint = batch.checkpoint;
+      } catch (err) {
+        if (err instanceof CheckpointMovedError) {
+          log?.info('checkpoint moved (rebuilt?); reloading it');
+          ({ checkpoint, status } = await loadCheckpoint(client, projection.name));
+          continue;
+        }
+        if (!isEventFault(err)) throw err;
+        // Find the event at fault: apply the batch one event at a time up to it.
+        ({ checkpoint, status } = await this.applyOneByOne(
+          client,
+          projection,
+          checkpoint,
+          batch,
+          log,
+        ));
+      }
+      // Our commit may have been what held other projections' reads back.
+      if (batch.events.length < this.reader.batchSize) this.wakeAll();
     }
-    return 'stopped';
+  }
+
+  private async commit(
+    client: pg.Client,
+    projection: Projection,
+    from: Checkpoint,
+    batch: LogBatch,
+  ): Promise<void> {
+    const applied = await applyBatch(client, projection, from, batch.events, batch.checkpoint);
+    this.options.onBatch?.({
+      projection: projection.name,
+      checkpoint: batch.checkpoint,
+      events: batch.events.length,
+      applied,
+      lastEventAt: batch.events[batch.events.length - 1]!.createdAt,
+    });
+  }
+
+  private async applyOneByOne(
+    client: pg.Client,
+    projection: Projection,
+    from: Checkpoint,
+    batch: LogBatch,
+    log?: Logger,
+  ): Promise<{ checkpoint: Checkpoint; status: string }> {
+    let checkpoint = from;
+    for (const event of batch.events) {
+      const to = { transactionId: event.transactionId, globalPosition: event.globalPosition };
+      try {
+        await this.commit(client, projection, checkpoint, { events: [event], checkpoint: to });
+        checkpoint = to;
+      } catch (err) {
+        if (!isEventFault(err)) throw err;
+        const error = err instanceof Error ? err : new Error(String(err));
+        await markFailed(client, projection.name, checkpoint, event, error);
+        log?.error({ err, event: event.globalPosition, type: event.type }, 'projection failed');
+        return { checkpoint, status: 'failed' };
+      }
+    }
+    return { checkpoint, status: 'running' };
   }
 }
 
+async function loadCheckpoint(
+  client: pg.ClientBase,
+  name: string,
+): Promise<{ checkpoint: Checkpoint; status: string }> {
+  const { rows } = await client.query<{
+    transaction_id: string;
+    global_position: string;
+    status: string;
+  }>(
+    `SELECT transaction_id::text, global_position, status FROM projection_checkpoints WHERE name = $1`,
+    [name],
+  );
+  const row = rows[0];
+  if (!row) throw new Error(`no checkpoint row for projection ${name}`);
+  return {
+    checkpoint: { transactionId: row.transaction_id, globalPosition: Number(row.global_position) },
+    status: row.status,
+  };
+}
+
 /**
- * Applies events and moves the checkpoint in one transaction. The checkpoint update is a
- * compare-and-set on the previous position: should two runners ever overlap, the second one
- * writes nothing. Returns the failing event when one cannot be applied; the projection is
- * then marked failed, with the error, in a transaction of its own.
+ * Applies the handled events of a batch and moves the checkpoint in one transaction. The
+ * checkpoint moves first, as a compare-and-set on the previous position: should two runners
+ * ever overlap, or a rebuild have swapped the read model, this one writes nothing. Taking the
+ * checkpoint row lock first also orders locks the same way as a rebuild's swap (no deadlock).
+ * Returns how many events were applied.
  */
 export async function applyBatch(
   client: pg.ClientBase,
-  db: Kysely<ReadModelTables>,
   projection: Projection,
   from: Checkpoint,
   events: readonly RecordedEvent[],
   to: Checkpoint,
-): Promise<{ event: RecordedEvent; error: Error } | undefined> {
+): Promise<number> {
+  const handled = events.filter((e) => projection.handles.has(e.type));
   await client.query('BEGIN');
-  let failed: { event: RecordedEvent; error: Error } | undefined;
   try {
-    let applied = 0;
-    for (const event of events) {
-      if (!projection.handles.has(event.type)) continue;
-      try {
-        await projection.apply(db, event);
-      } catch (err) {
-        failed = { event, error: err instanceof Error ? err : new Error(String(err)) };
-        throw err;
-      }
-      applied++;
-    }
-    const last = events[events.length - 1]!;
-    const moved = await db
-      .updateTable('projection_checkpoints')
-      .set({
-        transaction_id: to.transactionId,
-        global_position: to.globalPosition,
-        events_processed: sql`events_processed + ${applied}`,
-        last_event_at: last.createdAt,
-        updated_at: new Date(),
-      })
-      .where('name', '=', projection.name)
-      .where(
-        sql<boolean>`(transaction_id, global_position) = (${from.transactionId}::xid8, ${from.globalPosition}::bigint)`,
-      )
-      .executeTakeFirst();
-    if (moved.numUpdatedRows !== 1n)
-      throw new Error(`checkpoint of ${projection.name} moved under us`);
+    const moved = await client.query(
+      `UPDATE projection_checkpoints
+       SET transaction_id = $2::xid8, global_position = $3,
+           events_processed = events_processed + $4, last_event_at = $5, updated_at = now()
+       WHERE name = $1 AND status = 'running'
+         AND transaction_id = $6::xid8 AND global_position = $7`,
+      [
+        projection.name,
+        to.transactionId,
+        to.globalPosition,
+        handled.length,
+        events[events.length - 1]?.createdAt ?? null,
+        from.transactionId,
+        from.globalPosition,
+      ],
+    );
+    if (moved.rowCount !== 1) throw new CheckpointMovedError(projection.name);
+    if (handled.length > 0) await projection.apply({ client, table: liveTables() }, handled);
     await client.query('COMMIT');
-    return undefined;
+    return handled.length;
   } catch (err) {
-    await client.query('ROLLBACK');
-    if (!failed) throw err;
-    const { event, error } = failed;
-    await db
-      .updateTable('projection_checkpoints')
-      .set({
-        status: 'failed',
-        last_error: `event ${event.globalPosition} (${event.type} ${event.streamType}-${event.streamId} v${event.version}): ${error.message}`,
-        updated_at: new Date(),
-      })
-      .where('name', '=', projection.name)
-      .execute();
-    return failed;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
   }
+}
+
+async function markFailed(
+  client: pg.ClientBase,
+  name: string,
+  at: Checkpoint,
+  event: RecordedEvent,
+  error: Error,
+): Promise<void> {
+  await client.query(
+    `UPDATE projection_checkpoints SET status = 'failed', last_error = $2, updated_at = now()
+     WHERE name = $1 AND transaction_id = $3::xid8 AND global_position = $4`,
+    [
+      name,
+      `event ${event.globalPosition} (${event.type} ${event.streamType}-${event.streamId} v${event.version}): ${error.message}`,
+      at.transactionId,
+      at.globalPosition,
+    ],
+  );
 }

@@ -1,0 +1,143 @@
+// Rebuilds one projection from position 0 into shadow tables, then swaps them in within one
+// short transaction, so readers see the old read model until the new one is complete. Events
+// keep arriving meanwhile: the swap catches up the last ones under lock and hands the live
+// runner a checkpoint that matches the new tables exactly.
+import pg from 'pg';
+import type { Checkpoint, EventStore } from '../eventstore';
+import { START } from '../eventstore';
+import { type Projection, quoteIdent } from './projection';
+import { connectionOptions } from './runner';
+
+export interface RebuildOptions {
+  databaseUrl: string;
+  store: Pick<EventStore, 'readAllFrom'>;
+  projection: Projection;
+  batchSize?: number;
+  /** Called after each batch: events read so far, and the size of the log when we started. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RebuildResult {
+  events: number;
+  applied: number;
+  checkpoint: Checkpoint;
+  ms: number;
+}
+
+export class RebuildRunningError extends Error {
+  readonly code = 'REBUILD_RUNNING';
+  constructor(name: string) {
+    super(`a rebuild of ${name} is already running`);
+    this.name = 'RebuildRunningError';
+  }
+}
+
+const SHADOW_SUFFIX = '__rebuild';
+const shadowName = (table: string) => `${table}${SHADOW_SUFFIX}`;
+const qualified = (table: string) => `read_models.${quoteIdent(table)}`;
+
+export async function rebuildProjection(options: RebuildOptions): Promise<RebuildResult> {
+  const { projection } = options;
+  const started = Date.now();
+  const batchSize = options.batchSize ?? 5000;
+  const client = new pg.Client(
+    connectionOptions(options.databaseUrl, `projection-rebuild:${projection.name}`),
+  );
+  await client.connect();
+  try {
+    const { rows: lock } = await client.query<{ locked: boolean }>(
+      `SELECT pg_try_advisory_lock(hashtext('order-saga:rebuild'), hashtext($1)) AS locked`,
+      [projection.name],
+    );
+    if (!lock[0]?.locked) throw new RebuildRunningError(projection.name);
+
+    for (const table of projection.tables) {
+      await client.query(`DROP TABLE IF EXISTS ${qualified(shadowName(table))}`);
+      await client.query(
+        `CREATE TABLE ${qualified(shadowName(table))} (LIKE ${qualified(table)} INCLUDING ALL)`,
+      );
+    }
+    const { rows: size } = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM domain_events`,
+    );
+    const total = Number(size[0]?.n ?? 0);
+    const shadow = { client, table: (name: string) => qualified(shadowName(name)) };
+
+    let checkpoint: Checkpoint = START;
+    let events = 0;
+    let applied = 0;
+    let lastEventAt: Date | null = null;
+    /** Applies everything visible after `checkpoint` to the shadow tables. */
+    const catchUp = async (inTransaction: boolean) => {
+      for (;;) {
+        const batch = await options.store.readAllFrom(checkpoint, batchSize);
+        if (batch.events.length === 0) return;
+        const handled = batch.events.filter((e) => projection.handles.has(e.type));
+        if (!inTransaction) await client.query('BEGIN');
+        if (handled.length > 0) await projection.apply(shadow, handled);
+        if (!inTransaction) await client.query('COMMIT');
+        checkpoint = batch.checkpoint;
+        lastEventAt = batch.events[batch.events.length - 1]!.createdAt;
+        events += batch.events.length;
+        applied += handled.length;
+        options.onProgress?.(events, Math.max(total, events));
+      }
+    };
+    try {
+      await catchUp(false);
+
+      // The swap: lock the checkpoint row first, then the tables (the runner's order), apply
+      // what arrived during the rebuild, and replace the tables and the checkpoint together.
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`,
+        [projection.name],
+      );
+      await client.query(`SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, [
+        projection.name,
+      ]);
+      await client.query(
+        `LOCK TABLE ${projection.tables.map(qualified).join(', ')} IN ACCESS EXCLUSIVE MODE`,
+      );
+      await catchUp(true);
+      for (const table of projection.tables) {
+        await client.query(`DROP TABLE ${qualified(table)}`);
+        await client.query(
+          `ALTER TABLE ${qualified(shadowName(table))} RENAME TO ${quoteIdent(table)}`,
+        );
+        // Index names follow the table's, so the next rebuild's shadow names are free again.
+        const { rows: indexes } = await client.query<{ indexname: string }>(
+          `SELECT indexname FROM pg_indexes WHERE schemaname = 'read_models' AND tablename = $1`,
+          [table],
+        );
+        for (const { indexname } of indexes) {
+          if (!indexname.startsWith(shadowName(table))) continue;
+          const renamed = table + indexname.slice(shadowName(table).length);
+          await client.query(
+            `ALTER INDEX read_models.${quoteIdent(indexname)} RENAME TO ${quoteIdent(renamed)}`,
+          );
+        }
+      }
+      await client.query(
+        `UPDATE projection_checkpoints
+         SET transaction_id = $2::xid8, global_position = $3, events_processed = $4,
+             status = 'running', last_error = NULL, last_event_at = $5, updated_at = now()
+         WHERE name = $1`,
+        [
+          projection.name,
+          checkpoint.transactionId,
+          checkpoint.globalPosition,
+          applied,
+          lastEventAt,
+        ],
+      );
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    return { events, applied, checkpoint, ms: Date.now() - started };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
