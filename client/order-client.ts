@@ -29,6 +29,8 @@ export interface OrderClientOptions {
   paymentConfirmationThresholdCents: number;
   paymentConfirmationTimeoutMs: number;
   useLocalActivities?: boolean;
+  /** Attempts per compensation before the saga waits in compensation_failed (default 5). */
+  compensationMaxAttempts?: number;
 }
 
 export interface StartOrderRequest {
@@ -126,6 +128,7 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         paymentConfirmationTimeoutMs: options.paymentConfirmationTimeoutMs,
         correlationId: request.correlationId ?? randomUUID(),
         useLocalActivities: options.useLocalActivities,
+        compensationMaxAttempts: options.compensationMaxAttempts,
       };
       try {
         const handle = await client.workflow.start('orderSaga', {

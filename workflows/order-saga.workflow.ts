@@ -75,18 +75,23 @@ interface Compensation {
   run: () => Promise<void>;
 }
 
-/** Mutual exclusion between the main flow and update handlers (deterministic: workflow code). */
+/**
+ * Mutual exclusion between the main flow and update handlers, first come first served (an
+ * update accepted while a step runs goes before the step that follows). Deterministic: it
+ * only uses workflow state and `condition`.
+ */
 class TurnLock {
-  private held = false;
+  private readonly queue: object[] = [];
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    // Several waiters can be woken in the same activation: re-check before taking the turn.
-    while (this.held) await condition(() => !this.held);
-    this.held = true;
+    const ticket = {};
+    this.queue.push(ticket);
     try {
+      await condition(() => this.queue[0] === ticket);
       return await fn();
     } finally {
-      this.held = false;
+      // Also when the wait was cancelled: the turn passes to the next in line.
+      this.queue.splice(this.queue.indexOf(ticket), 1);
     }
   }
 }

@@ -1,0 +1,50 @@
+// Replay fixtures: one recorded orderSaga history per path, replayed against the current
+// workflow code in `npm test`. `RECORD_HISTORIES=1 npx jest workflows/order-saga.paths.int.test.ts`
+// (re)records them from a real run; without the variable the tests only read them.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { format } from 'prettier';
+// The History message class itself: historyToJSON/historyFromJSON of @temporalio/common trip
+// over two copies of protobufjs in this install, toJSON/fromObject of the class do not.
+import { temporal } from '@temporalio/proto';
+
+type History = temporal.api.history.v1.History;
+const { History } = temporal.api.history.v1;
+
+export const HISTORY_FIXTURES_DIR = path.join(__dirname, 'fixtures', 'histories');
+
+export const recordingHistories = (): boolean => process.env.RECORD_HISTORIES === '1';
+
+/** Writes the workflow's history as fixture `<name>.json` when RECORD_HISTORIES=1. */
+export async function recordHistoryIfAsked(
+  client: Client,
+  workflowId: string,
+  name: string,
+): Promise<void> {
+  if (!recordingHistories()) return;
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  fs.mkdirSync(HISTORY_FIXTURES_DIR, { recursive: true });
+  const json = History.fromObject(history).toJSON();
+  fs.writeFileSync(
+    path.join(HISTORY_FIXTURES_DIR, `${name}.json`),
+    // Formatted as `npm run lint` (prettier --check) expects.
+    await format(JSON.stringify(json), { parser: 'json' }),
+  );
+}
+
+export function loadHistoryFixtures(): {
+  name: string;
+  history: History;
+}[] {
+  return fs
+    .readdirSync(HISTORY_FIXTURES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => ({
+      name: path.basename(f, '.json'),
+      history: History.fromObject(
+        JSON.parse(fs.readFileSync(path.join(HISTORY_FIXTURES_DIR, f), 'utf8')),
+      ),
+    }));
+}
