@@ -1,18 +1,23 @@
 // Temporal worker composition root: pool -> event store -> activities -> Worker.
 // `npm run worker` runs one on its own (more of them scale the saga horizontally).
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createOrderActivities } from './activities/order.activities';
+import { createRetentionActivities, type RetentionPolicy } from './activities/retention.activities';
 import { loadConfigOrExit } from './config';
 import {
   createDb,
   createEventStore,
   createPool,
+  eventStoreOptionsFromConfig,
   type EventStore,
   type EventStoreTables,
 } from './eventstore';
 import { createLogger } from './logger';
 import { ensureSearchAttributes } from './provision/temporal';
+import { createDataConverter } from './temporal/data-converter';
+import { ensureRetentionSchedule } from './temporal/retention-schedule';
 
 export interface OrderWorkerDeps {
   connection: NativeConnection;
@@ -22,6 +27,10 @@ export interface OrderWorkerDeps {
   /** A pre-built bundle (tests bundle once per run); otherwise workflows/ is bundled now. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConcurrentActivityTaskExecutions?: number;
+  /** Encrypts Temporal payloads when a key is configured (createDataConverter). */
+  dataConverter?: DataConverter;
+  /** RETENTION_* for the retention activity (default: the SPEC's 365/90/archive). */
+  retention?: RetentionPolicy;
 }
 
 export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
@@ -32,7 +41,14 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
     ...(deps.workflowBundle
       ? { workflowBundle: deps.workflowBundle }
       : { workflowsPath: require.resolve('./workflows') }),
-    activities: createOrderActivities({ store: deps.store }),
+    activities: {
+      ...createOrderActivities({ store: deps.store }),
+      ...createRetentionActivities({
+        store: deps.store,
+        policy: deps.retention ?? { eventsDays: 365, snapshotsDays: 90, archive: true },
+      }),
+    },
+    dataConverter: deps.dataConverter,
     maxConcurrentActivityTaskExecutions: deps.maxConcurrentActivityTaskExecutions ?? 100,
   });
 }
@@ -42,11 +58,19 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel, 'worker');
   if (!config.databaseUrl) throw new Error('npm run worker needs DATABASE_URL (or DB_HOST)');
   const pool = createPool(config.databaseUrl, { applicationName: 'order-saga-worker', max: 20 });
-  const store = createEventStore(createDb<EventStoreTables>(pool));
+  const store = createEventStore(
+    createDb<EventStoreTables>(pool),
+    eventStoreOptionsFromConfig(config.eventStore),
+  );
+  const dataConverter = createDataConverter(config.eventStore);
   const address = config.temporal.address ?? '127.0.0.1:7233';
   // A cluster that lacks the saga's search attributes gets them now (the dev server has them).
   const admin = await Connection.connect({ address });
   await ensureSearchAttributes(admin, config.temporal.namespace);
+  await ensureRetentionSchedule(
+    new Client({ connection: admin, namespace: config.temporal.namespace, dataConverter }),
+    { taskQueue: config.temporal.taskQueue },
+  );
   await admin.close();
   const connection = await NativeConnection.connect({ address });
   const worker = await createOrderWorker({
@@ -54,6 +78,8 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     store,
+    dataConverter,
+    retention: config.retention,
   });
   log.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
   await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks finish
