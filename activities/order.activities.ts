@@ -3,7 +3,7 @@
 // activity rewrites nothing. Business refusals become non-retryable ApplicationFailures whose
 // type is the domain error code.
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { v5 as uuidv5 } from 'uuid';
 import { CreditDecider } from '../domain/credit';
 import { InventoryDecider } from '../domain/inventory';
@@ -47,7 +47,14 @@ export function createOrderActivities({ store }: ActivityDeps) {
       });
     } catch (err) {
       if (err instanceof DomainError) {
-        throw ApplicationFailure.nonRetryable(err.message, err.code, err.details);
+        // Benign: a refusal is an expected outcome of the saga, not an error to log or alert on.
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: err.code,
+          details: [err.details],
+          nonRetryable: true,
+          category: ApplicationFailureCategory.BENIGN,
+        });
       }
       throw err;
     }
