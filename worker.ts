@@ -31,6 +31,8 @@ export interface OrderWorkerDeps {
   dataConverter?: DataConverter;
   /** RETENTION_* for the retention activity (default: the SPEC's 365/90/archive). */
   retention?: RetentionPolicy;
+  /** Further Worker options, e.g. a short stickyQueueScheduleToStartTimeout in crash tests. */
+  workerOptions?: Partial<WorkerOptions>;
 }
 
 export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
@@ -50,6 +52,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
     },
     dataConverter: deps.dataConverter,
     maxConcurrentActivityTaskExecutions: deps.maxConcurrentActivityTaskExecutions ?? 100,
+    ...deps.workerOptions,
   });
 }
 
