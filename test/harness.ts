@@ -2,6 +2,7 @@
 // template), and a worker on its own task queue against the shared Temporal dev server.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
@@ -10,7 +11,14 @@ import {
   type OrderClient,
   type OrderClientOptions,
 } from '../client/order-client';
-import { createDb, createEventStore, createPool, type EventStore } from '../eventstore';
+import type { RetentionPolicy } from '../activities/retention.activities';
+import {
+  createDb,
+  createEventStore,
+  createPool,
+  type EventStore,
+  type EventStoreOptions,
+} from '../eventstore';
 import type { ProjectionDb } from '../projections';
 import { copyTemplateDatabase } from '../provision/ephemeral';
 import { createOrderWorker } from '../worker';
@@ -32,14 +40,16 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(
+  storeOptions: EventStoreOptions = {},
+): Promise<TestDatabase> {
   const url = await copyTemplateDatabase(
     required('TEST_ADMIN_DATABASE_URL'),
     required('TEST_TEMPLATE_DATABASE'),
   );
   const pool = createPool(url, { max: 20, applicationName: 'order-saga-test' });
   const db = createDb<ProjectionDb>(pool);
-  return { url, pool, db, store: createEventStore(db), close: () => db.destroy() };
+  return { url, pool, db, store: createEventStore(db, storeOptions), close: () => db.destroy() };
 }
 
 let runtimeInstalled = false;
@@ -54,7 +64,15 @@ export interface TestWorker {
 
 export async function startTestWorker(
   store: EventStore,
-  options: Partial<OrderClientOptions> = {},
+  {
+    dataConverter,
+    retention,
+    ...options
+  }: Partial<OrderClientOptions> & {
+    /** For the worker and the client (e.g. createDataConverter with a key). */
+    dataConverter?: DataConverter;
+    retention?: RetentionPolicy;
+  } = {},
 ): Promise<TestWorker> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -69,10 +87,12 @@ export async function startTestWorker(
     taskQueue,
     store,
     workflowBundle: { codePath: required('TEST_WORKFLOW_BUNDLE') },
+    dataConverter,
+    retention,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default', dataConverter });
   const orders = createOrderClient(client, {
     taskQueue,
     paymentConfirmationThresholdCents: 100_000,
