@@ -2,8 +2,9 @@
 // that `npm start` runs on their default ports.
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config';
-import { createDb, createEventStore, createPool } from '../eventstore';
+import { createDb, createEventStore, createPool, eventStoreOptionsFromConfig } from '../eventstore';
 import type { ProjectionDb } from '../projections';
+import { createDataConverter } from '../temporal/data-converter';
 
 export function stackDatabaseUrl(config: Config): string {
   return (
@@ -24,7 +25,11 @@ export async function connectTemporal(config: Config): Promise<Client> {
   const address = config.temporal.address ?? '127.0.0.1:7233';
   try {
     const connection = await Connection.connect({ address, connectTimeout: 3000 });
-    return new Client({ connection, namespace: config.temporal.namespace });
+    return new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: createDataConverter(config.eventStore),
+    });
   } catch {
     throw new Error(`cannot reach Temporal at ${address}: is \`npm start\` running?`);
   }
@@ -40,7 +45,11 @@ export async function connectDatabase(config: Config) {
     throw new Error(`cannot reach Postgres at ${new URL(url).host}: is \`npm start\` running?`);
   }
   const db = createDb<ProjectionDb>(pool);
-  return { db, store: createEventStore(db), close: () => db.destroy() };
+  return {
+    db,
+    store: createEventStore(db, eventStoreOptionsFromConfig(config.eventStore)),
+    close: () => db.destroy(),
+  };
 }
 
 /** Runs a command's action, printing its error as one line and exiting non-zero. */
