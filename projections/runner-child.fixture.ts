@@ -7,10 +7,12 @@ import { ProjectionRunner } from './runner';
 
 async function main(): Promise<void> {
   const [url, batch] = process.argv.slice(2);
-  const db = createDb<EventStoreTables>(createPool(url!, { max: 4 }));
+  const pool = createPool(url!, { max: 4 });
+  const db = createDb<EventStoreTables>(pool);
   const runner = new ProjectionRunner({
     databaseUrl: url!,
     store: createEventStore(db),
+    readPool: pool,
     // Each batch holds its transaction open a little longer, so a kill lands inside one.
     projections: allProjections.map((p): Projection => ({
       ...p,

@@ -28,6 +28,7 @@ function startRunner(options: { batchSize?: number } = {}): ProjectionRunner {
   const runner = new ProjectionRunner({
     databaseUrl: t.url,
     store: t.store,
+    readPool: t.pool,
     projections: allProjections,
     batchSize: options.batchSize ?? 100,
     pollIntervalMs: 100,
@@ -89,7 +90,13 @@ async function expectEqualToReference(): Promise<void> {
 
 async function rebuildAll(): Promise<void> {
   for (const projection of allProjections)
-    await rebuildProjection({ databaseUrl: t.url, store: t.store, projection, batchSize: 300 });
+    await rebuildProjection({
+      databaseUrl: t.url,
+      store: t.store,
+      readPool: t.pool,
+      projection,
+      batchSize: 300,
+    });
 }
 
 test('a runner catches up and its read models equal a SQL fold of the log', async () => {

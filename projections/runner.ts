@@ -6,13 +6,19 @@
 // has its own connection and loop: one that fails (or loses its connection) stops only itself.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Checkpoint, EventStore, RecordedEvent } from '../eventstore';
+import type { Checkpoint, EventStore, RecordedEvent, UpcasterRegistry } from '../eventstore';
 import { type LogBatch, LogReader } from './log-reader';
 import { liveTables, type Projection, ProjectionApplyError } from './projection';
 
 export interface RunnerOptions {
   databaseUrl: string;
   store: Pick<EventStore, 'readAllFrom'>;
+  /**
+   * A pool on the same database: when given, the log is read with the projections' narrow
+   * query (log-reader.ts), falling back to the store for payloads it cannot decode.
+   */
+  readPool?: pg.Pool;
+  upcasters?: UpcasterRegistry;
   projections: readonly Projection[];
   /** Events per batch (and per transaction). */
   batchSize?: number;
@@ -63,7 +69,9 @@ export function connectionOptions(url: string, applicationName: string): pg.Clie
   return {
     connectionString: url,
     application_name: applicationName,
-    options: '-c idle_in_transaction_session_timeout=60000',
+    // A commit lost in a Postgres crash loses its checkpoint move with it: the batch is simply
+    // applied again, so projections need not wait for the WAL flush.
+    options: '-c idle_in_transaction_session_timeout=60000 -c synchronous_commit=off',
   };
 }
 
@@ -77,7 +85,11 @@ export class ProjectionRunner {
   readonly states = new Map<string, RunnerState>();
 
   constructor(private readonly options: RunnerOptions) {
-    this.reader = LogReader.fromStore(options.store, options.batchSize ?? 2000);
+    const batchSize = options.batchSize ?? 2000;
+    const types = new Set(options.projections.flatMap((p) => [...p.handles]));
+    this.reader = options.readPool
+      ? LogReader.fast(options.readPool, options.store, types, batchSize, options.upcasters)
+      : LogReader.fromStore(options.store, batchSize);
   }
 
   async start(): Promise<void> {
