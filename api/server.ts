@@ -5,6 +5,7 @@ import { loadConfigOrExit } from '../config';
 import { createDb, createPool } from '../eventstore';
 import { createLogger } from '../logger';
 import type { ProjectionDb } from '../projections';
+import { createDataConverter } from '../temporal/data-converter';
 import { createApp } from './app';
 
 async function main(): Promise<void> {
@@ -19,7 +20,11 @@ async function main(): Promise<void> {
     address: config.temporal.address ?? '127.0.0.1:7233',
   });
   const orders = createOrderClient(
-    new Client({ connection, namespace: config.temporal.namespace }),
+    new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: createDataConverter(config.eventStore),
+    }),
     {
       taskQueue: config.temporal.taskQueue,
       paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,

@@ -10,7 +10,13 @@ import type { Logger } from 'pino';
 import { createApp } from '../api/app';
 import { createOrderClient, type OrderClient } from '../client/order-client';
 import type { Config } from '../config';
-import { createDb, createEventStore, createPool, type EventStore } from '../eventstore';
+import {
+  createDb,
+  createEventStore,
+  createPool,
+  eventStoreOptionsFromConfig,
+  type EventStore,
+} from '../eventstore';
 import { migrateToLatest } from '../migrations';
 import { allProjections, ProjectionRunner, type ProjectionDb } from '../projections';
 import { startEmbeddedPostgres } from '../provision/postgres';
@@ -19,6 +25,8 @@ import {
   ensureTemporalCli,
   startTemporalDevServer,
 } from '../provision/temporal';
+import { createDataConverter } from '../temporal/data-converter';
+import { ensureRetentionSchedule } from '../temporal/retention-schedule';
 import { createOrderWorker } from '../worker';
 
 export interface Infrastructure {
@@ -98,7 +106,7 @@ export async function startServices(
   const pool = createPool(infra.databaseUrl, { applicationName: 'order-saga', max: 20 });
   const db = createDb<ProjectionDb>(pool);
   await migrateToLatest(db);
-  const store = createEventStore(db);
+  const store = createEventStore(db, eventStoreOptionsFromConfig(config.eventStore));
   await beforeWorker?.(store);
 
   const readPool =
@@ -107,7 +115,9 @@ export async function startServices(
       : createPool(infra.readDatabaseUrl, { applicationName: 'order-saga-api' });
   const connection = await Connection.connect({ address: infra.temporalAddress });
   await ensureSearchAttributes(connection, config.temporal.namespace);
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const dataConverter = createDataConverter(config.eventStore);
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+  await ensureRetentionSchedule(client, { taskQueue: config.temporal.taskQueue });
   const orders = createOrderClient(client, {
     taskQueue: config.temporal.taskQueue,
     paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
@@ -120,6 +130,8 @@ export async function startServices(
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     store,
+    dataConverter,
+    retention: config.retention,
   });
   const workerDone = worker.run();
 
