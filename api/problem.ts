@@ -26,6 +26,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   PAYMENT_DECLINED: 409,
   CONCURRENCY_CONFLICT: 409,
   EVENT_ID_CONFLICT: 409,
+  SAGA_FINISHED: 409,
+  REBUILD_RUNNING: 409,
 };
 
 export function sendProblem(
@@ -49,7 +51,20 @@ const TITLES: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
+
+/** Temporal or Postgres out of reach: the client may retry, it is not a bug. */
+function isUnavailable(err: unknown): boolean {
+  const e = err as { name?: unknown; code?: unknown };
+  return (
+    e?.name === 'ServiceError' ||
+    e?.name === 'TransportError' ||
+    e?.code === 'ECONNREFUSED' ||
+    e?.code === '57P01' ||
+    e?.code === '57P03'
+  );
+}
 
 export function problemHandler(onUnexpected: (err: unknown) => void): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
@@ -76,10 +91,16 @@ export function problemHandler(onUnexpected: (err: unknown) => void): ErrorReque
       const detail =
         e.type === 'entity.parse.failed'
           ? 'request body is not valid JSON'
-          : typeof e.message === 'string'
-            ? e.message
-            : 'bad request';
+          : e.type === 'entity.too.large'
+            ? 'request body is too large'
+            : typeof e.message === 'string'
+              ? e.message
+              : 'bad request';
       return sendProblem(res, e.status, TITLES[e.status] ?? 'Bad Request', detail);
+    }
+    if (isUnavailable(err)) {
+      res.set('retry-after', '1');
+      return sendProblem(res, 503, TITLES[503]!, 'a backing service is unavailable; retry');
     }
     onUnexpected(err);
     return sendProblem(res, 500, TITLES[500]!, 'unexpected error');

@@ -1,7 +1,7 @@
 // Projection catch-up from position 0: the runner folding a saga-shaped log of 1M events into
-import type pg from 'pg';
 // every read model, against a raw SQL fold of the same events (one GROUP BY query per table,
 // projections/sql-fold.ts) in the same database.
+import type pg from 'pg';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
 import { allProjections, ProjectionRunner } from '../../projections';
 import { referenceQueries } from '../../projections/sql-fold';
