@@ -18,6 +18,7 @@ import {
   type EventStore,
 } from '../eventstore';
 import { migrateToLatest } from '../migrations';
+import { createMetrics } from '../observability/metrics';
 import { allProjections, ProjectionRunner, type ProjectionDb } from '../projections';
 import { startEmbeddedPostgres } from '../provision/postgres';
 import {
@@ -106,7 +107,11 @@ export async function startServices(
   const pool = createPool(infra.databaseUrl, { applicationName: 'order-saga', max: 20 });
   const db = createDb<ProjectionDb>(pool);
   await migrateToLatest(db);
-  const store = createEventStore(db, eventStoreOptionsFromConfig(config.eventStore));
+  const metrics = createMetrics({ db });
+  const store = createEventStore(
+    db,
+    eventStoreOptionsFromConfig(config.eventStore, { onAppended: metrics.onAppended }),
+  );
   await beforeWorker?.(store);
 
   const readPool =
@@ -138,14 +143,18 @@ export async function startServices(
   const runner = new ProjectionRunner({
     databaseUrl: infra.databaseUrl,
     store,
+    readPool: pool,
     projections: allProjections,
     logger: log.child({ component: 'projections' }),
+    onBatch: metrics.onBatch,
   });
   await runner.start();
 
   const app = createApp({
     readDb: createDb<ProjectionDb>(readPool),
     orders,
+    store,
+    metrics,
     apiToken: config.apiToken,
     logger: log.child({ component: 'api' }),
   });
