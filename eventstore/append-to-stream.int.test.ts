@@ -175,4 +175,35 @@ describe('appendToStream', () => {
       await listener.end();
     }
   });
+
+  it('notifies after every burst of appends, and at commit for an append inside a transaction', async () => {
+    const listener = new pg.Client({ connectionString: t.url });
+    await listener.connect();
+    let count = 0;
+    listener.on('notification', () => count++);
+    try {
+      await listener.query('LISTEN domain_events');
+      await t.store.flushNotifications();
+      count = 0;
+      // 50 concurrent appends are covered by far fewer notifications, the last one after all.
+      await Promise.all(
+        Array.from({ length: 50 }, () => t.store.appendToStream(stream(), 'any', [ev(1)])),
+      );
+      await t.store.flushNotifications();
+      await listener.query('SELECT 1'); // notifications sent before this round trip have arrived
+      expect(count).toBeGreaterThanOrEqual(1);
+      expect(count).toBeLessThanOrEqual(50);
+
+      count = 0;
+      await t.store.db.transaction().execute(async (trx) => {
+        await createEventStore(trx).appendToStream(stream(), 'any', [ev(2)]);
+        await listener.query('SELECT 1');
+        expect(count).toBe(0); // not before the commit
+      });
+      await listener.query('SELECT 1');
+      expect(count).toBe(1);
+    } finally {
+      await listener.end();
+    }
+  });
 });

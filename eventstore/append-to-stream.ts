@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { DatabaseError } from 'pg';
 import { canonicalJson } from './canonical-json';
+import { type CommitNotifier, notifySql } from './commit-notifier';
 import type { PayloadCodec } from './codec';
 import { toSafeNumber } from './db';
 import { ConcurrencyError, EventIdConflictError } from './errors';
@@ -16,6 +17,8 @@ export interface AppendContext {
   db: Kysely<EventStoreTables>;
   codec: PayloadCodec;
   upcasters: UpcasterRegistry;
+  /** Wakes LISTEN domain_events readers after a commit (absent: nobody is told). */
+  notifier?: CommitNotifier;
   /** Called after an append that wrote events (not after an idempotent replay). */
   onAppended?: (stream: StreamName, events: readonly { type: string }[]) => void;
 }
@@ -99,6 +102,9 @@ export async function appendToStream(
 
       if (inTransaction) await sql`RELEASE SAVEPOINT append_to_stream`.execute(ctx.db);
       if (rows.length === prepared.length) {
+        // In a caller's transaction the NOTIFY joins it and is delivered at its commit.
+        if (inTransaction) await notifySql().execute(ctx.db);
+        else ctx.notifier?.notify();
         ctx.onAppended?.(stream, events);
         return {
           nextExpectedVersion: rows[rows.length - 1]!.version,

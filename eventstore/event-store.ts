@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import { appendToStream, type AppendContext, type AppendOptions } from './append-to-stream';
 import { type PayloadCodec, jsonCodec } from './codec';
+import { createCommitNotifier } from './commit-notifier';
 import { readAllFrom } from './read-all';
 import { readStream } from './read-stream';
 import { archiveClosedStreams, type ArchiveOptions } from './retention';
@@ -41,10 +42,13 @@ export function createEventStore<DB extends EventStoreTables>(
     codec: options.codec ?? jsonCodec,
     upcasters: options.upcasters ?? defaultUpcasters(),
     onAppended: options.onAppended,
+    notifier: db.isTransaction ? undefined : createCommitNotifier(db),
   };
   const snapshots = options.snapshots ?? { interval: 100 };
   return {
     db,
+    /** Resolves once the NOTIFY for every append so far has been sent. */
+    flushNotifications: () => ctx.notifier?.flush() ?? Promise.resolve(),
     appendToStream: (
       stream: StreamName,
       expected: ExpectedVersion,
