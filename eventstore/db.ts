@@ -20,8 +20,20 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
+const pools = new WeakMap<object, pg.Pool>();
+
 export function createDb<DB>(pool: pg.Pool): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * The pg pool behind a Kysely made by createDb: hot statements run on it as named (prepared)
+ * statements, which Kysely cannot issue, so Postgres plans them once per connection.
+ */
+export function poolOf(db: object): pg.Pool | undefined {
+  return pools.get(db);
 }
 
 /** int8 columns arrive as strings: parse them where a number is safe, and say so when not. */
