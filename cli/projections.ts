@@ -51,7 +51,7 @@ program
     `replay one projection from position 0 (${allProjections.map((p) => p.name).join(', ')})`,
   )
   .argument('<name>', 'projection name')
-  .option('--batch-size <n>', 'events per transaction', '5000')
+  .option('--batch-size <n>', 'events per transaction', '10000')
   .action(
     action(async (name: string, opts: { batchSize: string }) => {
       const projection = findProjection(name);

@@ -28,7 +28,7 @@ export class LogReader {
     private readonly readAll: ReadAll,
     readonly batchSize: number,
     /** Batches kept for projections that lag behind the others. */
-    private readonly capacity = 24,
+    private readonly capacity = 8,
   ) {}
 
   static fromStore(store: Pick<EventStore, 'readAllFrom'>, batchSize: number): LogReader {

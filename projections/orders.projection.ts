@@ -188,9 +188,10 @@ export const ordersProjection: Projection = {
     if (events.length === 0) return;
     const orders = table('orders');
     // Orders created in earlier batches; timestamps as text so they are written back exactly.
-    const ids = [
-      ...new Set(events.filter((e) => e.type !== 'OrderCreated').map((e) => e.streamId)),
-    ];
+    const createdHere = new Set(
+      events.filter((e) => e.type === 'OrderCreated').map((e) => e.streamId),
+    );
+    const ids = [...new Set(events.map((e) => e.streamId))].filter((id) => !createdHere.has(id));
     const before = new Map<string, OrderRow>();
     if (ids.length > 0) {
       const { rows } = await client.query<OrderRow & { total_amount: string }>(

@@ -42,7 +42,7 @@ const qualified = (table: string) => `read_models.${quoteIdent(table)}`;
 export async function rebuildProjection(options: RebuildOptions): Promise<RebuildResult> {
   const { projection } = options;
   const started = Date.now();
-  const batchSize = options.batchSize ?? 5000;
+  const batchSize = options.batchSize ?? 10_000;
   const client = new pg.Client(
     connectionOptions(options.databaseUrl, `projection-rebuild:${projection.name}`),
   );

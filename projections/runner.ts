@@ -85,7 +85,7 @@ export class ProjectionRunner {
   readonly states = new Map<string, RunnerState>();
 
   constructor(private readonly options: RunnerOptions) {
-    const batchSize = options.batchSize ?? 2000;
+    const batchSize = options.batchSize ?? 10_000;
     const types = new Set(options.projections.flatMap((p) => [...p.handles]));
     this.reader = options.readPool
       ? LogReader.fast(options.readPool, options.store, types, batchSize, options.upcasters)

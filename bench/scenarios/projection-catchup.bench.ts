@@ -44,7 +44,7 @@ const scenario: BenchScenario = {
           store,
           readPool: pool,
           projections: allProjections,
-          batchSize: 5000,
+          batchSize: 10_000,
           pollIntervalMs: 50,
         });
         await projector.start();
