@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { appendToStream, type AppendContext, type AppendOptions } from './append-to-stream';
 import { type PayloadCodec, jsonCodec } from './codec';
 import { createCommitNotifier } from './commit-notifier';
+import { KeyedQueue } from './keyed-queue';
 import { readAllFrom } from './read-all';
 import { readStream } from './read-stream';
 import { archiveClosedStreams, type ArchiveOptions } from './retention';
@@ -45,6 +46,7 @@ export function createEventStore<DB extends EventStoreTables>(
     notifier: db.isTransaction ? undefined : createCommitNotifier(db),
   };
   const snapshots = options.snapshots ?? { interval: 100 };
+  const queue = new KeyedQueue();
   return {
     db,
     /** Resolves once the NOTIFY for every append so far has been sent. */
@@ -54,7 +56,15 @@ export function createEventStore<DB extends EventStoreTables>(
       expected: ExpectedVersion,
       events: readonly NewEvent[],
       appendOptions?: AppendOptions,
-    ) => appendToStream(ctx, stream, expected, events, appendOptions),
+    ) =>
+      // Writers in this process queue per stream instead of racing each other to the same
+      // version (a lost race costs a wait for the winner's commit plus a retry). In a caller's
+      // transaction the caller owns the ordering.
+      db.isTransaction
+        ? appendToStream(ctx, stream, expected, events, appendOptions)
+        : queue.run(`${stream.type}\u0000${stream.id}`, () =>
+            appendToStream(ctx, stream, expected, events, appendOptions),
+          ),
     readStream: (stream: StreamName, fromVersion?: number) => readStream(ctx, stream, fromVersion),
     readAllFrom: (after: Checkpoint, limit?: number) => readAllFrom(ctx, after, limit),
     snapshotIntervalFor: (aggregateType: string) => snapshotIntervalFor(snapshots, aggregateType),
