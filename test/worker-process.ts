@@ -1,0 +1,39 @@
+// A saga worker in its own process, for the crash test to SIGKILL: run with
+// `node --import tsx test/worker-process.ts` and DATABASE_URL, TEMPORAL_ADDRESS,
+// TEMPORAL_TASK_QUEUE and WORKFLOW_BUNDLE set. Prints "ready" once it polls.
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createDb, createEventStore, createPool, type EventStoreTables } from '../eventstore';
+import { createOrderWorker } from '../worker';
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const pool = createPool(env('DATABASE_URL'), { max: 10, applicationName: 'crash-test-worker' });
+  const store = createEventStore(createDb<EventStoreTables>(pool));
+  const connection = await NativeConnection.connect({ address: env('TEMPORAL_ADDRESS') });
+  const worker = await createOrderWorker({
+    connection,
+    namespace: 'default',
+    taskQueue: env('TEMPORAL_TASK_QUEUE'),
+    store,
+    workflowBundle: { codePath: env('WORKFLOW_BUNDLE') },
+    // A killed worker's sticky queue is abandoned after this long: the next worker then takes
+    // over its sagas' workflow tasks (the default is 10 s).
+    workerOptions: { stickyQueueScheduleToStartTimeout: '1 second' },
+  });
+  const running = worker.run();
+  process.stdout.write('ready\n');
+  await running;
+  await connection.close();
+  await pool.end();
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
