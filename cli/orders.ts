@@ -1,8 +1,9 @@
-// `npm run orders -- create|cancel|status|confirm-payment|retry-compensation`: the saga's
-// Temporal client from the command line.
+// `npm run orders -- create|status|cancel|add-item|confirm-payment|retry-compensation`: the
+// saga's Temporal client from the command line. An unknown order or a finished saga is said
+// so in one line (exit code 1).
 import { Command, InvalidArgumentError } from 'commander';
 import { listPriceCents } from '../catalog/demo-catalog';
-import { createOrderClient } from '../client/order-client';
+import { createOrderClient, SagaFinishedError } from '../client/order-client';
 import { loadConfigOrExit } from '../config';
 import type { OrderLine } from '../domain/order';
 import { action, connectTemporal, temporalUiUrl } from './connect';
@@ -35,6 +36,18 @@ async function orders() {
     paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
     paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
   });
+}
+
+/** A finished saga takes no more requests: say which request and what the saga ended as. */
+async function unlessFinished(request: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof SagaFinishedError) {
+      throw new Error(`${err.message}: cannot ${request}. \`status\` shows how it ended.`);
+    }
+    throw err;
+  }
 }
 
 const program = new Command('orders').description('Start and steer order sagas');
@@ -79,8 +92,28 @@ program
   .option('--reason <text>', 'cancellation reason')
   .action(
     action(async (orderId: string, opts: { reason?: string }) => {
-      await (await orders()).cancel(orderId, opts.reason);
+      const client = await orders();
+      await unlessFinished('cancel it', () => client.cancel(orderId, opts.reason));
       process.stdout.write(`Cancel requested for order ${orderId}\n`);
+    }),
+  );
+
+program
+  .command('add-item <orderId>')
+  .description('add lines to a pending order (the addItem update; refused once payment started)')
+  .requiredOption('--item <SKU:QTY[:UNIT_PRICE_CENTS]>', 'an order line (repeatable)', parseItem)
+  .action(
+    action(async (orderId: string, opts: { item: OrderLine[] }) => {
+      const client = await orders();
+      for (const line of opts.item) {
+        await unlessFinished('add items', async () => {
+          const result = await client.addItem(orderId, line);
+          process.stdout.write(
+            `Added ${line.quantity} x ${line.productId} to order ${orderId}: ` +
+              `${result.items.length} lines, total ${result.totalCents} cents\n`,
+          );
+        });
+      }
     }),
   );
 
@@ -89,7 +122,8 @@ program
   .description('confirm a large payment the saga is waiting for')
   .action(
     action(async (orderId: string) => {
-      await (await orders()).confirmPayment(orderId);
+      const client = await orders();
+      await unlessFinished('confirm its payment', () => client.confirmPayment(orderId));
       process.stdout.write(`Payment confirmed for order ${orderId}\n`);
     }),
   );
@@ -99,7 +133,8 @@ program
   .description('retry a failed compensation (saga in compensation_failed)')
   .action(
     action(async (orderId: string) => {
-      await (await orders()).retryCompensation(orderId);
+      const client = await orders();
+      await unlessFinished('retry a compensation', () => client.retryCompensation(orderId));
       process.stdout.write(`Compensation retry requested for order ${orderId}\n`);
     }),
   );
