@@ -1,10 +1,10 @@
 // Replay fixtures: one recorded orderSaga history per path, replayed against the current
 // workflow code in `npm test`. `RECORD_HISTORIES=1 npx jest workflows/order-saga.paths.int.test.ts`
 // (re)records them from a real run; without the variable the tests only read them.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { format } from 'prettier';
 // The History message class itself: historyToJSON/historyFromJSON of @temporalio/common trip
 // over two copies of protobufjs in this install, toJSON/fromObject of the class do not.
 import { temporal } from '@temporalio/proto';
@@ -26,11 +26,10 @@ export async function recordHistoryIfAsked(
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   fs.mkdirSync(HISTORY_FIXTURES_DIR, { recursive: true });
   const json = History.fromObject(history).toJSON();
-  fs.writeFileSync(
-    path.join(HISTORY_FIXTURES_DIR, `${name}.json`),
-    // Formatted as `npm run lint` (prettier --check) expects.
-    await format(JSON.stringify(json), { parser: 'json' }),
-  );
+  const file = path.join(HISTORY_FIXTURES_DIR, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(json));
+  // Formatted as `npm run lint` (prettier --check) expects.
+  execFileSync(process.execPath, [require.resolve('prettier/bin/prettier.cjs'), '--write', file]);
 }
 
 export function loadHistoryFixtures(): {
