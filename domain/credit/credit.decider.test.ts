@@ -56,6 +56,18 @@ describe('CustomerCredit', () => {
       .then([]);
   });
 
+  test('a payment must be whole cents', () => {
+    for (const cents of [-1, 2.5]) {
+      given([granted])
+        .when({ type: 'ChargePayment', customerId: 'c', orderId: 'o3', cents, now })
+        .thenRefused('INVALID_COMMAND');
+    }
+  });
+
+  test('a refund of an order never charged does nothing', () => {
+    given([granted]).when({ type: 'RefundPayment', customerId: 'c', orderId: 'o9', now }).then([]);
+  });
+
   test('grants must be positive whole cents', () => {
     given([])
       .when({ type: 'GrantCredit', customerId: 'c', cents: 0.5, now })

@@ -94,6 +94,14 @@ describe('Inventory', () => {
     ]);
   });
 
+  test('a reservation needs a positive integer quantity', () => {
+    for (const quantity of [0, -2, 1.5]) {
+      given([restocked])
+        .when({ type: 'Reserve', productId: 'P', orderId: 'o1', quantity, now })
+        .thenRefused('INVALID_COMMAND');
+    }
+  });
+
   test('restock needs a positive integer quantity', () => {
     given([])
       .when({ type: 'Restock', productId: 'P', quantity: -1, now })

@@ -124,6 +124,47 @@ describe('Order', () => {
     given([]).when({ type: 'CancelOrder', reason: 'x', now }).thenRefused('ORDER_NOT_FOUND');
   });
 
+  test('create needs a customer and an ISO currency', () => {
+    const create = {
+      type: 'CreateOrder' as const,
+      orderId: 'o1',
+      customerId: 'c1',
+      currency: 'USD',
+      lines: [],
+      shippingAddress: null,
+      now,
+    };
+    given([])
+      .when({ ...create, customerId: '' })
+      .thenRefused('INVALID_COMMAND');
+    given([])
+      .when({ ...create, currency: 'usd' })
+      .thenRefused('INVALID_COMMAND');
+    given([])
+      .when({ ...create, lines: [{ productId: '', quantity: 1, unitPriceCents: 1 }] })
+      .thenRefused('INVALID_COMMAND');
+  });
+
+  test('an order that does not exist takes no items and cannot complete', () => {
+    given([])
+      .when({ type: 'AddItem', line: { productId: 'X', quantity: 1, unitPriceCents: 1 }, now })
+      .thenRefused('ORDER_NOT_FOUND');
+    given([]).when({ type: 'CompleteOrder', now }).thenRefused('ORDER_NOT_FOUND');
+  });
+
+  test('a cancelled order takes no items and cannot complete', () => {
+    const cancelled: OrderEvent = {
+      type: 'OrderCancelled',
+      data: { order_id: 'o1', reason: 'x', created_at: now },
+    };
+    given([created, mug, cancelled])
+      .when({ type: 'AddItem', line: { productId: 'X', quantity: 1, unitPriceCents: 1 }, now })
+      .thenRefused('ORDER_NOT_PENDING');
+    given([created, mug, cancelled])
+      .when({ type: 'CompleteOrder', now })
+      .thenRefused('ORDER_NOT_PENDING');
+  });
+
   test('totals are integer cents', () => {
     expect(
       orderTotalCents([
