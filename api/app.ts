@@ -95,8 +95,9 @@ export function createApp(deps: AppDeps): express.Express {
   const log = deps.logger;
 
   app.use((req, res, next) => {
-    const given = correlationIdSchema.safeParse(req.get('x-correlation-id'));
-    const correlationId = given.success ? given.data : randomUUID();
+    const header = req.get('x-correlation-id');
+    const given = header === undefined ? undefined : correlationIdSchema.safeParse(header);
+    const correlationId = given?.success ? given.data : randomUUID();
     res.locals.correlationId = correlationId;
     res.set('x-correlation-id', correlationId);
     if (deps.metrics) {

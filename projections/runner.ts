@@ -82,6 +82,8 @@ export class ProjectionRunner {
   private listener: pg.Client | undefined;
   private listenerLoop: Promise<void> | undefined;
   private readonly reader: LogReader;
+  /** Global position of each active projection of this runner, for pacing the catch-up. */
+  private readonly positions = new Map<string, number>();
   readonly states = new Map<string, RunnerState>();
 
   constructor(private readonly options: RunnerOptions) {
@@ -212,12 +214,15 @@ export class ProjectionRunner {
       // A failed projection waits, holding its lock, until an operator rebuilds it.
       if (status === 'failed') {
         this.states.set(projection.name, 'failed');
+        this.positions.delete(projection.name);
         await this.sleep(poll * 2);
         ({ checkpoint, status } = await loadCheckpoint(client, projection.name));
         if (status !== 'failed') log?.info('projection resumed after a rebuild');
         continue;
       }
       this.states.set(projection.name, 'active');
+      this.positions.set(projection.name, checkpoint.globalPosition);
+      await this.pace(projection.name, checkpoint.globalPosition);
       const batch = await this.reader.read(checkpoint);
       if (batch.events.length === 0) {
         // Right after a wake-up the new events may still sit behind an open transaction
@@ -230,6 +235,7 @@ export class ProjectionRunner {
       try {
         await this.commit(client, projection, checkpoint, batch);
         checkpoint = batch.checkpoint;
+        this.positions.set(projection.name, checkpoint.globalPosition);
       } catch (err) {
         if (err instanceof CheckpointMovedError) {
           log?.info('checkpoint moved (rebuilt?); reloading it');
@@ -248,6 +254,23 @@ export class ProjectionRunner {
       }
       // Our commit may have been what held other projections' reads back.
       if (batch.events.length < this.reader.batchSize) this.wakeAll();
+    }
+  }
+
+  /**
+   * While projections catch up together, one that runs far ahead of the slowest would push
+   * batches out of the shared reader's cache, and the slowest would read them again. Wait a
+   * little (bounded: a stuck projection never holds the others) for it to come closer.
+   */
+  private async pace(name: string, position: number): Promise<void> {
+    const window = this.reader.batchSize * 3;
+    const deadline = Date.now() + 2000;
+    while (!this.stopped && Date.now() < deadline) {
+      let slowest = position;
+      for (const [other, p] of this.positions)
+        if (other !== name && this.states.get(other) === 'active') slowest = Math.min(slowest, p);
+      if (position - slowest <= window) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 
