@@ -208,6 +208,7 @@ export class ProjectionRunner {
     );
     let { checkpoint, status } = await loadCheckpoint(client, projection.name);
     let idle = MIN_IDLE_MS;
+    let catchingUp = false;
     const poll = this.options.pollIntervalMs ?? 1000;
 
     while (!this.stopped) {
@@ -222,8 +223,10 @@ export class ProjectionRunner {
       }
       this.states.set(projection.name, 'active');
       this.positions.set(projection.name, checkpoint.globalPosition);
-      await this.pace(projection.name, checkpoint.globalPosition);
+      // Only a projection that is itself catching up waits; one at the head never does.
+      if (catchingUp) await this.pace(projection.name, checkpoint.globalPosition);
       const batch = await this.reader.read(checkpoint);
+      catchingUp = batch.events.length >= this.reader.batchSize;
       if (batch.events.length === 0) {
         // Right after a wake-up the new events may still sit behind an open transaction
         // (pg_snapshot_xmin): look again soon, then less and less often.
