@@ -28,6 +28,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
     id: string,
     command: C,
     correlationId: string,
+    options: { appendsAlways?: boolean } = {},
   ): Promise<void> {
     const { activityId, workflowExecution } = Context.current().info;
     const workflowId = workflowExecution?.workflowId ?? 'none';
@@ -40,11 +41,13 @@ export function createOrderActivities({ store }: ActivityDeps) {
       runId,
       activityId,
     };
+    const eventId = (i: number) =>
+      uuidv5(`${origin}/${decider.aggregateType}-${id}/${i}`, EVENT_ID_NAMESPACE);
+    // A command the state cannot recognise as done (adding a line appends one every time) is
+    // recognised by its first event id: stored means an earlier attempt committed it.
+    if (options.appendsAlways && (await store.hasEvent(eventId(0)))) return;
     try {
-      await handleCommand(store, decider, id, command, {
-        metadata,
-        eventId: (i) => uuidv5(`${origin}/${decider.aggregateType}-${id}/${i}`, EVENT_ID_NAMESPACE),
-      });
+      await handleCommand(store, decider, id, command, { metadata, eventId });
     } catch (err) {
       if (err instanceof DomainError) {
         // Benign: a refusal is an expected outcome of the saga, not an error to log or alert on.
@@ -94,6 +97,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
         input.orderId,
         { type: 'AddItem', line: input.line, now: now() },
         input.correlationId,
+        { appendsAlways: true },
       );
     },
 

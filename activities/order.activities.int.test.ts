@@ -1,0 +1,156 @@
+// The saga's activities against the real Postgres, run in the SDK's activity context: an
+// attempt retried after its commit (same workflow run and activity id) writes nothing twice,
+// and business refusals are non-retryable, benign ApplicationFailures typed with the code.
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { grantCredit, restockProduct } from '../catalog/catalog';
+import { createTestDatabase, type TestDatabase } from '../test/harness';
+import { createOrderActivities, type OrderActivities } from './order.activities';
+
+let database: TestDatabase;
+let activities: OrderActivities;
+const run = randomUUID().slice(0, 8);
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  activities = createOrderActivities({ store: database.store });
+});
+
+afterAll(async () => {
+  await database?.close();
+});
+
+/** One activity attempt of one workflow run, as Temporal would run it. */
+function attempt(activityId: string, attemptNumber = 1) {
+  return new MockActivityEnvironment({
+    activityId,
+    attempt: attemptNumber,
+    workflowExecution: { workflowId: `order-${run}`, runId: `run-${run}` },
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+const types = async (type: string, id: string) =>
+  (await database.store.readStream({ type, id })).map((e) => e.type);
+
+test('every step retried after its commit writes nothing twice', async () => {
+  const orderId = `o-${run}`;
+  const productId = `P-${run}`;
+  const customerId = `c-${run}`;
+  const correlationId = randomUUID();
+  await restockProduct(database.store, productId, 5);
+  await grantCredit(database.store, customerId, 10_000);
+
+  const steps: [string, (a: OrderActivities) => Promise<void>][] = [
+    [
+      '1',
+      (a) =>
+        a.createOrder({
+          orderId,
+          customerId,
+          currency: 'USD',
+          items: [{ productId, quantity: 2, unitPriceCents: 300 }],
+          shippingAddress: null,
+          correlationId,
+        }),
+    ],
+    ['2', (a) => a.reserveInventory({ orderId, productId, quantity: 2, correlationId })],
+    [
+      '3',
+      (a) =>
+        a.addItem({
+          orderId,
+          line: { productId, quantity: 1, unitPriceCents: 300 },
+          correlationId,
+        }),
+    ],
+    ['4', (a) => a.reserveInventory({ orderId, productId, quantity: 3, correlationId })],
+    ['5', (a) => a.chargePayment({ orderId, customerId, amountCents: 900, correlationId })],
+    ['6', (a) => a.confirmOrder({ orderId, productIds: [productId], correlationId })],
+  ];
+  for (const [activityId, step] of steps) {
+    await attempt(activityId).run(() => step(activities));
+    // The same activity again (its first attempt committed, then the worker died).
+    await attempt(activityId, 2).run(() => step(activities));
+  }
+
+  expect(await types('Order', orderId)).toEqual([
+    'OrderCreated',
+    'OrderItemAdded',
+    'OrderItemAdded',
+    'OrderCompleted',
+  ]);
+  const stock = await database.store.readStream({ type: 'Inventory', id: productId });
+  expect(stock.map((e) => [e.type, (e.data as { quantity: number }).quantity])).toEqual([
+    ['StockRestocked', 5],
+    ['StockReserved', 2],
+    ['StockReserved', 1],
+    ['ReservationCommitted', 3],
+  ]);
+  expect(await types('CustomerCredit', customerId)).toEqual(['CreditGranted', 'PaymentCharged']);
+  // Each event carries where it came from.
+  expect(stock[1]?.metadata).toMatchObject({
+    correlationId,
+    workflowId: `order-${run}`,
+    runId: `run-${run}`,
+    activityId: '2',
+  });
+});
+
+test('refusals are non-retryable, benign and typed with the domain code', async () => {
+  const productId = `P-short-${run}`;
+  await restockProduct(database.store, productId, 1);
+  const short = await failure(
+    attempt('10').run(() =>
+      activities.reserveInventory({
+        orderId: `o-short-${run}`,
+        productId,
+        quantity: 2,
+        correlationId: 'x',
+      }),
+    ),
+  );
+  expect(short).toMatchObject({
+    type: 'INSUFFICIENT_STOCK',
+    nonRetryable: true,
+    category: 'BENIGN',
+  });
+  expect(short.details).toEqual([{ productId, available: 1, requested: 2 }]);
+
+  const declined = await failure(
+    attempt('11').run(() =>
+      activities.chargePayment({
+        orderId: `o-poor-${run}`,
+        customerId: `nobody-${run}`,
+        amountCents: 1,
+        correlationId: 'x',
+      }),
+    ),
+  );
+  expect(declined).toMatchObject({ type: 'PAYMENT_DECLINED', nonRetryable: true });
+});
+
+test('compensations are no-ops when there is nothing to undo', async () => {
+  const orderId = `o-never-${run}`;
+  await attempt('20').run(() =>
+    activities.cancelOrder({ orderId, reason: 'saga failed', correlationId: 'x' }),
+  );
+  await attempt('21').run(() =>
+    activities.releaseInventory({ orderId, productId: `P-none-${run}`, correlationId: 'x' }),
+  );
+  await attempt('22').run(() =>
+    activities.refundPayment({ orderId, customerId: `c-none-${run}`, correlationId: 'x' }),
+  );
+  expect(await types('Order', orderId)).toEqual([]);
+  expect(await types('Inventory', `P-none-${run}`)).toEqual([]);
+  expect(await types('CustomerCredit', `c-none-${run}`)).toEqual([]);
+});
