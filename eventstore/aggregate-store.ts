@@ -21,12 +21,11 @@ export async function loadAggregate<State, Event extends DomainEvent>(
   id: string,
 ): Promise<LoadedAggregate<State>> {
   const stream = { type: decider.aggregateType, id };
-  const snapshot =
-    store.snapshotIntervalFor(stream.type) > 0
-      ? await store.readSnapshot(stream, decider.snapshotVersion ?? 1)
-      : undefined;
+  const { snapshot, events } = await store.readAggregate(
+    stream,
+    store.snapshotIntervalFor(stream.type) > 0 ? (decider.snapshotVersion ?? 1) : 0,
+  );
   const from = snapshot?.version ?? 0;
-  const events = await store.readStream(stream, from + 1);
   let state = snapshot ? (snapshot.state as State) : decider.initialState();
   for (const event of events) state = decider.evolve(state, event as unknown as Event);
   const version = events.length === 0 ? from : events[events.length - 1]!.version;

@@ -7,6 +7,10 @@ import { ConcurrencyError, EventIdConflictError } from './errors';
 import { createEventStore } from './event-store';
 import type { StreamName } from './types';
 
+// jest.config.js's per-project testTimeout is not applied by Jest: these tests race real
+// writers and wait on Temporal, which under load takes longer than Jest's default 5 s.
+jest.setTimeout(60_000);
+
 let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase();

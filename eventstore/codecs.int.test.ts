@@ -1,13 +1,17 @@
 // Payload codecs and upcasters through the real Postgres: what is stored, what is read back,
 // key rotation, tampering, and idempotent retries of encrypted appends.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createTestDatabase, type TestDatabase } from '../test/harness';
+import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
 import { createPayloadCodec, encryptionKeyId } from './codec';
 import { EventIdConflictError, PayloadIntegrityError } from './errors';
 import { createEventStore } from './event-store';
 import { eventStoreOptionsFromConfig } from './options-from-config';
 import { START } from './types';
 import { defaultUpcasters } from './upcasters';
+
+// jest.config.js's per-project testTimeout is not applied by Jest: these tests race real
+// writers and wait on Temporal, which under load takes longer than Jest's default 5 s.
+jest.setTimeout(60_000);
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -51,8 +55,12 @@ it('compression and encryption round-trip through Postgres, with no plaintext st
   expect(b.event_data_bytes!.length).toBeLessThan(JSON.stringify(large).length / 5);
 
   expect((await store.readStream(s)).map((e) => e.data)).toEqual([small, large]);
-  const all = await store.readAllFrom(START, 1000);
-  expect(all.events.find((e) => e.eventId === second!.eventId)?.data).toEqual(large);
+  // The global log shows an event once no older transaction in the cluster is still open.
+  const fromLog = await eventually(async () => {
+    const all = await store.readAllFrom(START, 1000);
+    return all.events.find((e) => e.eventId === second!.eventId);
+  });
+  expect(fromLog.data).toEqual(large);
 
   const compressedOnly = createEventStore(
     t.db,

@@ -5,6 +5,7 @@ import { appendToStream, type AppendContext, type AppendOptions } from './append
 import { type PayloadCodec, jsonCodec } from './codec';
 import { createCommitNotifier } from './commit-notifier';
 import { KeyedQueue } from './keyed-queue';
+import { readAggregate } from './read-aggregate';
 import { readAllFrom } from './read-all';
 import { readStream } from './read-stream';
 import { archiveClosedStreams, type ArchiveOptions } from './retention';
@@ -68,6 +69,9 @@ export function createEventStore<DB extends EventStoreTables>(
     readStream: (stream: StreamName, fromVersion?: number) => readStream(ctx, stream, fromVersion),
     readAllFrom: (after: Checkpoint, limit?: number) => readAllFrom(ctx, after, limit),
     snapshotIntervalFor: (aggregateType: string) => snapshotIntervalFor(snapshots, aggregateType),
+    /** The newest snapshot of this shape (0: none wanted) and the events after it, in one query. */
+    readAggregate: (stream: StreamName, snapshotVersion: number) =>
+      readAggregate(ctx, stream, snapshotVersion),
     readSnapshot: (stream: StreamName, snapshotVersion: number) =>
       readSnapshot(ctx, stream, snapshotVersion),
     writeSnapshot: (stream: StreamName, snapshotVersion: number, snapshot: Snapshot) =>

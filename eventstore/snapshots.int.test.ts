@@ -8,6 +8,10 @@ import { handleCommand, loadAggregate } from './aggregate-store';
 import { createEventStore } from './event-store';
 import { eventStoreOptionsFromConfig } from './options-from-config';
 
+// jest.config.js's per-project testTimeout is not applied by Jest: these tests race real
+// writers and wait on Temporal, which under load takes longer than Jest's default 5 s.
+jest.setTimeout(60_000);
+
 let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase();

@@ -27,8 +27,10 @@ export function snapshotIntervalFor(policy: SnapshotPolicy, aggregateType: strin
   return policy.interval;
 }
 
-const aad = (stream: StreamName, version: number) =>
+/** Binds an encrypted snapshot to its aggregate and version. */
+export const snapshotAad = (stream: StreamName, version: number) =>
   `snapshot/${stream.type}/${stream.id}/${version}`;
+const aad = snapshotAad;
 
 export async function readSnapshot(
   ctx: AppendContext,

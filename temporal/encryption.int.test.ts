@@ -14,6 +14,10 @@ import {
 import { createDataConverter } from './data-converter';
 import { ENCRYPTED_ENCODING } from './encryption-codec';
 
+// jest.config.js's per-project testTimeout is not applied by Jest: these tests race real
+// writers and wait on Temporal, which under load takes longer than Jest's default 5 s.
+jest.setTimeout(60_000);
+
 const key = randomBytes(32);
 let t: TestDatabase;
 let w: TestWorker;

@@ -11,6 +11,10 @@ import {
 import type { RetentionReport } from '../activities/retention.activities';
 import { ensureRetentionSchedule, retentionScheduleId } from './retention-schedule';
 
+// jest.config.js's per-project testTimeout is not applied by Jest: these tests race real
+// writers and wait on Temporal, which under load takes longer than Jest's default 5 s.
+jest.setTimeout(60_000);
+
 let t: TestDatabase;
 let w: TestWorker;
 beforeAll(async () => {

@@ -1,0 +1,70 @@
+// Reads what an aggregate loads from in one round trip: its newest snapshot of the wanted shape
+// and the stream's events after it (all of them when there is no snapshot). This runs before
+// every command, so it is one named statement, planned once per connection.
+import { CompiledQuery } from 'kysely';
+import type { AppendContext } from './append-to-stream';
+import { poolOf } from './db';
+import { toRecordedEvent } from './recorded-event';
+import { snapshotAad, type Snapshot } from './snapshots';
+import type { RecordedEvent, StreamName } from './types';
+
+const READ_AGGREGATE_SQL = `
+  WITH snap AS (
+    SELECT version, snapshot_data, snapshot_data_bytes, codec, key_id
+    FROM aggregate_snapshots
+    WHERE $3::int > 0 AND aggregate_type = $1 AND aggregate_id = $2 AND snapshot_version = $3
+    ORDER BY version DESC
+    LIMIT 1
+  )
+  SELECT 0 AS part, NULL::bigint AS global_position, NULL::xid8 AS transaction_id,
+         NULL::uuid AS event_id, $1 AS aggregate_type, $2 AS aggregate_id, version,
+         NULL AS event_type, NULL::int AS schema_version, snapshot_data AS event_data,
+         snapshot_data_bytes AS event_data_bytes, codec, key_id, NULL::jsonb AS metadata,
+         NULL::timestamptz AS created_at
+  FROM snap
+  UNION ALL
+  SELECT 1, global_position, transaction_id, event_id, aggregate_type, aggregate_id, version,
+         event_type, schema_version, event_data, event_data_bytes, codec, key_id, metadata,
+         created_at
+  FROM domain_events
+  WHERE aggregate_type = $1 AND aggregate_id = $2
+    AND version > coalesce((SELECT version FROM snap), 0)
+  ORDER BY part, version`;
+
+type Row = Parameters<typeof toRecordedEvent>[1] & { part: number };
+
+export interface AggregateRead {
+  snapshot: Snapshot | undefined;
+  events: RecordedEvent[];
+}
+
+/** `snapshotVersion` 0 reads no snapshot (snapshots off). */
+export async function readAggregate(
+  ctx: AppendContext,
+  stream: StreamName,
+  snapshotVersion: number,
+): Promise<AggregateRead> {
+  const values = [stream.type, stream.id, snapshotVersion];
+  const pool = ctx.db.isTransaction ? undefined : poolOf(ctx.db);
+  const rows = pool
+    ? (await pool.query<Row>({ name: 'es_read_aggregate_v1', text: READ_AGGREGATE_SQL, values }))
+        .rows
+    : (await ctx.db.executeQuery<Row>(CompiledQuery.raw(READ_AGGREGATE_SQL, values))).rows;
+
+  const first = rows[0];
+  let snapshot: Snapshot | undefined;
+  if (first && first.part === 0) {
+    const state = ctx.codec.decode(
+      {
+        codec: first.codec,
+        json: first.event_data,
+        bytes: first.event_data_bytes,
+        keyId: first.key_id,
+      },
+      snapshotAad(stream, first.version),
+    );
+    snapshot = { version: first.version, state };
+  }
+  const events = (snapshot ? rows.slice(1) : rows).map((row) => toRecordedEvent(ctx, row));
+  return { snapshot, events };
+}
