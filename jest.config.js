@@ -6,6 +6,8 @@ const ignore = ['/node_modules/', '/dist/', '/.data/'];
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // A global option: Jest ignores it inside a project.
+  testTimeout: 120_000,
   projects: [
     {
       ...common,
@@ -20,7 +22,6 @@ module.exports = {
       testPathIgnorePatterns: ignore,
       globalSetup: '<rootDir>/test/global-setup.ts',
       globalTeardown: '<rootDir>/test/global-teardown.ts',
-      testTimeout: 120_000,
     },
   ],
 };

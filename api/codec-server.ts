@@ -7,6 +7,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { z } from 'zod';
+import type { Config } from '../config';
+import { createDataConverter } from '../temporal/data-converter';
 
 export interface CodecRouterOptions {
   /** Applied in order on encode, in reverse on decode (like the data converter). */
@@ -102,4 +104,17 @@ export function createCodecRouter(options: CodecRouterOptions): Router {
   router.post('/codec/encode', cors, auth, json, handler('encode'));
   router.post('/codec/decode', cors, auth, json, handler('decode'));
   return router;
+}
+
+/**
+ * The codec routes the app mounts when Temporal payloads are encrypted (none otherwise), open
+ * to the local dev server's UI and the docker-compose one.
+ */
+export function codecRoutesFor(
+  config: Pick<Config, 'eventStore' | 'temporal' | 'apiToken'>,
+): [path: string, router: Router][] {
+  const codecs = createDataConverter(config.eventStore).payloadCodecs ?? [];
+  if (codecs.length === 0) return [];
+  const allowedOrigins = [`http://localhost:${config.temporal.uiPort}`, 'http://localhost:8080'];
+  return [['/', createCodecRouter({ codecs, allowedOrigins, token: config.apiToken })]];
 }

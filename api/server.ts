@@ -13,7 +13,9 @@ import {
 import { createLogger } from '../logger';
 import { createMetrics } from '../observability/metrics';
 import type { ProjectionDb } from '../projections';
+import { createDataConverter } from '../temporal/data-converter';
 import { createApp } from './app';
+import { codecRoutesFor } from './codec-server';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -35,7 +37,11 @@ async function main(): Promise<void> {
     address: config.temporal.address ?? '127.0.0.1:7233',
   });
   const orders = createOrderClient(
-    new Client({ connection, namespace: config.temporal.namespace }),
+    new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: createDataConverter(config.eventStore),
+    }),
     {
       taskQueue: config.temporal.taskQueue,
       paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
@@ -49,6 +55,7 @@ async function main(): Promise<void> {
     metrics,
     apiToken: config.apiToken,
     logger: log,
+    routers: codecRoutesFor(config),
   });
   const server = app.listen(config.port, () =>
     log.info({ port: config.port }, 'HTTP API listening'),

@@ -8,6 +8,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app';
+import { codecRoutesFor } from '../api/codec-server';
 import { createOrderClient, type OrderClient } from '../client/order-client';
 import type { Config } from '../config';
 import {
@@ -64,6 +65,10 @@ export async function provisionInfrastructure(
         cliPath: cli,
         port: 7233,
         uiPort: config.temporal.uiPort,
+        // The UI decodes encrypted saga payloads through the API's codec endpoint.
+        uiCodecEndpoint: config.eventStore.encryptionKey
+          ? `http://localhost:${config.port}/codec`
+          : undefined,
         dbFile: path.join(config.dataDir, 'temporal.db'),
         namespace: config.temporal.namespace,
         logFile: path.join(config.dataDir, 'temporal.log'),
@@ -157,6 +162,7 @@ export async function startServices(
     metrics,
     apiToken: config.apiToken,
     logger: log.child({ component: 'api' }),
+    routers: codecRoutesFor(config),
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, '0.0.0.0', () => resolve(s)).once('error', reject);

@@ -82,6 +82,8 @@ export interface DevServerOptions {
   port: number;
   /** Omit for a headless server (tests). */
   uiPort?: number;
+  /** Where the UI sends payloads to decode (the API's /codec), when payloads are encrypted. */
+  uiCodecEndpoint?: string;
   /** Omit for an in-memory server (tests). */
   dbFile?: string;
   namespace?: string;
@@ -107,6 +109,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   ];
   if (options.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort));
+  if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   if (options.dbFile) args.push('--db-filename', options.dbFile);
 
   const out = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
