@@ -3,6 +3,7 @@
 // server; prints a table and writes the JSON to bench/results/.
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { loadConfigOrExit } from '../config';
 import { copyTemplateDatabase, startEphemeralInfrastructure } from '../provision/ephemeral';
 import type { BenchRow, BenchScenario } from './scenario';
@@ -50,8 +51,12 @@ async function main(): Promise<void> {
     log,
   });
   const rows: BenchRow[] = [];
+  // A baseline library may change pg's global type parsers (Emmett's makes int8 a BigInt and
+  // parses json itself): every scenario starts from pg's defaults.
+  const parsers = [20, 114, 3802].map((oid) => [oid, pg.types.getTypeParser(oid)] as const);
   try {
     for (const scenario of scenarios) {
+      for (const [oid, parse] of parsers) pg.types.setTypeParser(oid, parse);
       log(`${scenario.name}...`);
       rows.push(
         ...(await scenario.run({
