@@ -1,5 +1,6 @@
 // `npm start`: the whole stack on embedded defaults, in one process. Ctrl-C stops it cleanly;
 // data stays in .data/ (or in the configured Postgres and Temporal) for the next start.
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfigOrExit } from '../config';
 import { DEMO_CUSTOMERS, DEMO_PRODUCTS, seedDemoCatalog } from '../catalog/demo-catalog';
 import { createLogger } from '../logger';
@@ -8,6 +9,8 @@ import { provisionInfrastructure, startServices } from './stack';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'order-saga');
+  // The SDK logs every workflow bundle build at INFO; keep the terminal to what a user needs.
+  Runtime.install({ logger: new DefaultLogger(config.logLevel === 'debug' ? 'DEBUG' : 'WARN') });
   const infra = await provisionInfrastructure(config, log);
   let services;
   try {
