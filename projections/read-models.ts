@@ -1,7 +1,7 @@
 // Queries over the read models, for the HTTP API and the CLI. Rows come back in the API's
 // camelCase shapes with money in integer cents.
-import { type Kysely, sql } from 'kysely';
-import type { ProjectionDb } from './schema';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { OrdersTable, ProjectionDb } from './schema';
 
 const iso = (v: Date | string | null) => (v === null ? null : new Date(v).toISOString());
 
@@ -20,20 +20,7 @@ export interface OrderView {
   version: number;
 }
 
-type OrderRowSelect = {
-  id: string;
-  customer_id: string;
-  status: string;
-  currency: string;
-  total_amount: string;
-  item_count: number;
-  created_at: Date | string;
-  updated_at: Date | string;
-  completed_at: Date | string | null;
-  cancelled_at: Date | string | null;
-  cancellation_reason: string | null;
-  version: number;
-};
+type OrderRowSelect = Selectable<OrdersTable>;
 
 function toOrderView(row: OrderRowSelect): OrderView {
   return {
