@@ -7,7 +7,12 @@ describe('config', () => {
       databaseUrl: undefined,
       port: 3000,
       temporal: { address: undefined, namespace: 'default', taskQueue: 'orders' },
-      eventStore: { compression: false, encryptionKey: undefined, snapshotInterval: 100 },
+      eventStore: {
+        compression: false,
+        encryptionKey: undefined,
+        snapshotInterval: 100,
+        aggregateCacheSize: 10_000,
+      },
       retention: { eventsDays: 365, snapshotsDays: 90, archive: true },
       payment: { confirmationThresholdCents: 100_000, confirmationTimeoutMs: 15 * 60_000 },
     });
@@ -24,15 +29,17 @@ describe('config', () => {
     expect(config.readDatabaseUrl).toBe(config.databaseUrl);
   });
 
-  test('durations, booleans and per-type snapshot intervals parse', () => {
+  test('durations, booleans, per-type snapshot intervals and the cache size parse', () => {
     const config = loadConfig({
       PAYMENT_CONFIRMATION_TIMEOUT: '30s',
       EVENT_STORE_COMPRESSION: 'true',
       SNAPSHOT_INTERVAL_INVENTORY: '20',
+      AGGREGATE_CACHE_SIZE: '0',
     });
     expect(config.payment.confirmationTimeoutMs).toBe(30_000);
     expect(config.eventStore.compression).toBe(true);
     expect(config.eventStore.snapshotIntervalByType).toEqual({ INVENTORY: 20 });
+    expect(config.eventStore.aggregateCacheSize).toBe(0);
   });
 
   test('old encryption keys for rotation parse from EVENT_STORE_DECRYPTION_KEYS', () => {
@@ -56,6 +63,7 @@ describe('config', () => {
     ['EVENT_STORE_COMPRESSION', 'maybe'],
     ['EVENT_STORE_DECRYPTION_KEYS', `${Buffer.alloc(32, 1).toString('base64')},c2hvcnQ=`],
     ['TEMPORAL_ADDRESS', 'no-port'],
+    ['AGGREGATE_CACHE_SIZE', '-1'],
   ])('bad %s=%s fails with one line naming the variable', (name, value) => {
     let error: unknown;
     try {

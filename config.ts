@@ -38,6 +38,8 @@ export interface Config {
     snapshotInterval: number;
     /** Per aggregate type overrides, from SNAPSHOT_INTERVAL_<TYPE> (e.g. SNAPSHOT_INTERVAL_INVENTORY). */
     snapshotIntervalByType: Record<string, number>;
+    /** Aggregates kept folded in memory per process to skip their next load (0: off). */
+    aggregateCacheSize: number;
   };
   retention: { eventsDays: number; snapshotsDays: number; archive: boolean };
   payment: { confirmationThresholdCents: number; confirmationTimeoutMs: number };
@@ -173,6 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
       decryptionKeys: parse(env, 'EVENT_STORE_DECRYPTION_KEYS', keyList, []),
       snapshotInterval: parse(env, 'SNAPSHOT_INTERVAL', integer(0), 100),
       snapshotIntervalByType: snapshotOverrides(env),
+      aggregateCacheSize: parse(env, 'AGGREGATE_CACHE_SIZE', integer(0, 10_000_000), 10_000),
     },
     retention: {
       eventsDays: parse(env, 'RETENTION_EVENTS_DAYS', integer(1), 365),

@@ -28,7 +28,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
     id: string,
     command: C,
     correlationId: string,
-    options: { appendsAlways?: boolean } = {},
+    options: { appendsAlways?: boolean; expectNew?: boolean } = {},
   ): Promise<void> {
     const { activityId, workflowExecution } = Context.current().info;
     const workflowId = workflowExecution?.workflowId ?? 'none';
@@ -47,7 +47,11 @@ export function createOrderActivities({ store }: ActivityDeps) {
     // recognised by its first event id: stored means an earlier attempt committed it.
     if (options.appendsAlways && (await store.hasEvent(eventId(0)))) return;
     try {
-      await handleCommand(store, decider, id, command, { metadata, eventId });
+      await handleCommand(store, decider, id, command, {
+        metadata,
+        eventId,
+        expectNew: options.expectNew,
+      });
     } catch (err) {
       if (err instanceof DomainError) {
         // Benign: a refusal is an expected outcome of the saga, not an error to log or alert on.
@@ -87,6 +91,8 @@ export function createOrderActivities({ store }: ActivityDeps) {
           now: now(),
         },
         input.correlationId,
+        // A new order id: no load before the append (a retry finds its own events and loads).
+        { expectNew: true },
       );
     },
 

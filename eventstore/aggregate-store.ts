@@ -4,9 +4,10 @@
 // retry to the caller. Once SNAPSHOT_INTERVAL events have piled up since the snapshot it
 // loaded from, the new state is snapshotted.
 import { type Decider, type DomainEvent, DomainError } from '../domain/shared';
-import { ConcurrencyError } from './errors';
+import type { AggregateCache } from './aggregate-cache';
+import { ConcurrencyError, EventIdConflictError } from './errors';
 import type { EventStore } from './event-store';
-import type { EventMetadata } from './types';
+import type { EventMetadata, StreamName } from './types';
 
 export interface LoadedAggregate<State> {
   state: State;
@@ -38,6 +39,12 @@ export interface HandleOptions {
   metadata?: EventMetadata;
   /** Attempts on ConcurrencyError before giving up (default 10). */
   maxAttempts?: number;
+  /**
+   * The command normally creates the aggregate (CreateOrder): decide it on the initial state
+   * and append with no_stream, without a load. Should the stream exist (a retry, a duplicate),
+   * the append fails and the command is decided again from a load.
+   */
+  expectNew?: boolean;
 }
 
 export interface HandleResult<State, Event> {
@@ -46,6 +53,11 @@ export interface HandleResult<State, Event> {
   version: number;
 }
 
+/**
+ * Loads the aggregate (from the store's aggregate cache when it holds it), decides, appends
+ * with the version decided from. Returned states may be shared with the cache: never mutate
+ * them (deciders are pure, so they do not).
+ */
 export async function handleCommand<State, Command, Event extends DomainEvent>(
   store: EventStore,
   decider: Decider<State, Command, Event>,
@@ -53,13 +65,47 @@ export async function handleCommand<State, Command, Event extends DomainEvent>(
   command: Command,
   options: HandleOptions = {},
 ): Promise<HandleResult<State, Event>> {
+  const stream = { type: decider.aggregateType, id };
+  const cache = store.aggregateCache;
+  if (!cache) return decideAndAppend(store, decider, stream, command, options, undefined);
+  return cache.exclusive(stream, async () => {
+    try {
+      return await decideAndAppend(store, decider, stream, command, options, cache);
+    } catch (err) {
+      // Whatever failed (a conflict, a lost connection after a commit), the next command on
+      // this aggregate starts from the store.
+      cache.delete(stream);
+      throw err;
+    }
+  });
+}
+
+async function decideAndAppend<State, Command, Event extends DomainEvent>(
+  store: EventStore,
+  decider: Decider<State, Command, Event>,
+  stream: StreamName,
+  command: Command,
+  options: HandleOptions,
+  cache: AggregateCache | undefined,
+): Promise<HandleResult<State, Event>> {
   const maxAttempts = options.maxAttempts ?? 10;
-  for (let attempt = 1; ; attempt++) {
-    const loaded = await loadAggregate(store, decider, id);
+  // A state the store has not just confirmed: the cached one, or "new" when expectNew.
+  let unconfirmed: LoadedAggregate<State> | undefined =
+    (cache?.get(stream, decider) as LoadedAggregate<State> | undefined) ??
+    (options.expectNew
+      ? { state: decider.initialState(), version: 0, snapshotVersion: 0 }
+      : undefined);
+  for (let attempt = 1; ;) {
+    const fromStore = unconfirmed === undefined;
+    const loaded = unconfirmed ?? (await loadAggregate(store, decider, stream.id));
+    unconfirmed = undefined;
+    if (fromStore) cache?.set(stream, { decider, ...loaded });
     let events: Event[];
     try {
       events = decider.decide(command, loaded.state);
     } catch (err) {
+      // Only a state just read from the store may refuse a command.
+      if (!fromStore) continue;
       // The retry of a command that already committed can be refused by the state it produced
       // (CreateOrder finds the order existing): its first event id being stored means success.
       const firstId = options.eventId?.(0);
@@ -68,10 +114,14 @@ export async function handleCommand<State, Command, Event extends DomainEvent>(
       }
       throw err;
     }
-    if (events.length === 0) return { state: loaded.state, events, version: loaded.version };
+    if (events.length === 0) {
+      // Nothing to do, as long as that was decided on the stream as it is.
+      if (!fromStore) continue;
+      return { state: loaded.state, events, version: loaded.version };
+    }
     try {
       const result = await store.appendToStream(
-        { type: decider.aggregateType, id },
+        stream,
         loaded.version === 0 ? 'no_stream' : loaded.version,
         events.map((event, i) => ({
           eventId: options.eventId?.(i),
@@ -81,23 +131,30 @@ export async function handleCommand<State, Command, Event extends DomainEvent>(
         { metadata: options.metadata },
       );
       const state = events.reduce((s, e) => decider.evolve(s, e), loaded.state);
-      const interval = store.snapshotIntervalFor(decider.aggregateType);
-      // Only when this call wrote the events: an idempotent replay returns older positions.
+      const version = result.nextExpectedVersion;
+      // Only when this call wrote the events: an idempotent replay returns older positions,
+      // and its state was not folded from the stream's head.
       const wrote = result.positions[0]?.version === loaded.version + 1;
-      if (
-        wrote &&
-        interval > 0 &&
-        result.nextExpectedVersion - loaded.snapshotVersion >= interval
-      ) {
-        await store.writeSnapshot(
-          { type: decider.aggregateType, id },
-          decider.snapshotVersion ?? 1,
-          { version: result.nextExpectedVersion, state },
-        );
+      if (!wrote) {
+        cache?.delete(stream);
+        return { state, events, version };
       }
-      return { state, events, version: result.nextExpectedVersion };
+      let snapshotVersion = loaded.snapshotVersion;
+      const interval = store.snapshotIntervalFor(decider.aggregateType);
+      if (interval > 0 && version - snapshotVersion >= interval) {
+        await store.writeSnapshot(stream, decider.snapshotVersion ?? 1, { version, state });
+        snapshotVersion = version;
+      }
+      cache?.set(stream, { decider, state, version, snapshotVersion });
+      return { state, events, version };
     } catch (err) {
+      // A state the store had not confirmed may be behind (a conflict), or may meet this
+      // command's own earlier attempt, stored with other timestamps: a load settles both.
+      if (!fromStore && (err instanceof ConcurrencyError || err instanceof EventIdConflictError)) {
+        continue;
+      }
       if (!(err instanceof ConcurrencyError) || attempt >= maxAttempts) throw err;
+      attempt++;
       await sleep(Math.random() * Math.min(100, 5 * 2 ** attempt));
     }
   }

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { appendToStream, type AppendContext, type AppendOptions } from './append-to-stream';
 import { type PayloadCodec, jsonCodec } from './codec';
 import { createCommitNotifier } from './commit-notifier';
+import { AggregateCache } from './aggregate-cache';
 import { KeyedQueue } from './keyed-queue';
 import { readAggregate } from './read-aggregate';
 import { readAllFrom } from './read-all';
@@ -31,7 +32,15 @@ export interface EventStoreOptions {
    * appended events per type. It must not throw.
    */
   onAppended?: (stream: StreamName, events: readonly { type: string }[]) => void;
+  /**
+   * How many aggregates handleCommand keeps folded in memory to skip their next load
+   * (AGGREGATE_CACHE_SIZE; default 10,000; 0 turns the cache off). A store bound to a
+   * transaction never caches: what it writes may yet roll back.
+   */
+  aggregateCacheSize?: number;
 }
+
+export const DEFAULT_AGGREGATE_CACHE_SIZE = 10_000;
 
 /** `db` may know more tables than the event store's (one pool serves the whole app). */
 export function createEventStore<DB extends EventStoreTables>(
@@ -48,8 +57,10 @@ export function createEventStore<DB extends EventStoreTables>(
   };
   const snapshots = options.snapshots ?? { interval: 100 };
   const queue = new KeyedQueue();
+  const cacheSize = options.aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE;
   return {
     db,
+    aggregateCache: db.isTransaction || cacheSize === 0 ? undefined : new AggregateCache(cacheSize),
     /** Resolves once the NOTIFY for every append so far has been sent. */
     flushNotifications: () => ctx.notifier?.flush() ?? Promise.resolve(),
     appendToStream: (

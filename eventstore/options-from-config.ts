@@ -10,6 +10,7 @@ export interface EventStoreSettings {
   decryptionKeys?: readonly Buffer[];
   snapshotInterval: number;
   snapshotIntervalByType?: Record<string, number>;
+  aggregateCacheSize?: number;
 }
 
 export function eventStoreOptionsFromConfig(
@@ -25,6 +26,7 @@ export function eventStoreOptionsFromConfig(
       encryptionKey: settings.encryptionKey,
       decryptionKeys: settings.decryptionKeys,
     }),
+    aggregateCacheSize: settings.aggregateCacheSize,
     snapshots: {
       interval: settings.snapshotInterval,
       intervalByType: settings.snapshotIntervalByType ?? {},
