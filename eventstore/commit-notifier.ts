@@ -6,6 +6,7 @@
 // one more. Every append is thus followed by a NOTIFY sent after it committed; a process that
 // dies in between is covered by the runners' polling fallback.
 import { type Kysely, sql } from 'kysely';
+import { poolOf } from './db';
 
 export const NOTIFY_CHANNEL = 'domain_events';
 
@@ -20,13 +21,18 @@ export function notifySql() {
   return sql`SELECT pg_notify(${NOTIFY_CHANNEL}, '')`;
 }
 
+const NOTIFY_SQL = `SELECT pg_notify('${NOTIFY_CHANNEL}', '')`;
+
 export function createCommitNotifier(db: Kysely<any>): CommitNotifier {
   let inFlight: Promise<void> | undefined;
   let again = false;
+  // A named statement on the pool: parsed and planned once per connection, like the append.
+  const pool = poolOf(db);
+  const query = (): Promise<unknown> =>
+    pool ? pool.query({ name: 'es_notify_v1', text: NOTIFY_SQL }) : notifySql().execute(db);
 
   const send = (): Promise<void> =>
-    notifySql()
-      .execute(db)
+    query()
       .then(
         () => undefined,
         // A lost notification only delays readers until their next poll.
