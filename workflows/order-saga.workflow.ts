@@ -87,7 +87,12 @@ class TurnLock {
     const ticket = {};
     this.queue.push(ticket);
     try {
-      await condition(() => this.queue[0] === ticket);
+      // A free lock is taken at once: waiting on a condition would cost a pass through the
+      // activation loop and several promises, each carrying a captured stack. A cancelled
+      // scope still goes through the condition, which throws as before.
+      if (this.queue.length > 1 || CancellationScope.current().consideredCancelled) {
+        await condition(() => this.queue[0] === ticket);
+      }
       return await fn();
     } finally {
       // Also when the wait was cancelled: the turn passes to the next in line.
