@@ -85,14 +85,20 @@ const scenario: BenchScenario = {
     });
     const running = [sagaWorker.run(), bareWorker.run()];
 
+    // Unrecorded warm-up of both workflows and both kinds of activity: JIT, connections,
+    // prepared statements and the aggregate cache start warm in every measured run.
+    const warmUp = 50;
     const rows: BenchRow[] = [];
     const samples = new Map<string, Measurement[]>();
     const record = (subject: string, variant: string, m: Measurement) => {
       const key = `${subject}|${variant}`;
       samples.set(key, [...(samples.get(key) ?? []), m]);
     };
+    // The two workflows take turns, five times, so that drift in the machine's speed hits both.
+    const repeats = ctx.quick ? 1 : 5;
     try {
-      for (let repeat = 0; repeat < ctx.repeats; repeat++) {
+      for (let repeat = -1; repeat < repeats; repeat++) {
+        const count = repeat < 0 ? warmUp : orders;
         for (const local of [false, true]) {
           const variant = local ? 'local activities' : 'remote activities';
           const sagas = createOrderClient(client, {
@@ -101,30 +107,38 @@ const scenario: BenchScenario = {
             paymentConfirmationTimeoutMs: 60_000,
             useLocalActivities: local,
           });
-          // Same server, same run, one after the other: the bare workflow, then the saga.
-          const bare = await drive(orders, async (i) => {
-            await client.workflow.execute('bareSaga', {
-              taskQueue: bareQueue,
-              workflowId: `bare-${run}-${repeat}-${variant}-${i}`,
-              args: [{ steps: SAGA_STEPS, local }],
+          const runBare = () =>
+            drive(count, async (i) => {
+              await client.workflow.execute('bareSaga', {
+                taskQueue: bareQueue,
+                workflowId: `bare-${run}-${repeat}-${variant}-${i}`,
+                args: [{ steps: SAGA_STEPS, local }],
+              });
             });
-          });
+          const runSaga = () =>
+            drive(count, async (i) => {
+              const orderId = `bench-${run}-${repeat}-${local ? 'l' : 'r'}-${i}`;
+              await sagas.start({
+                orderId,
+                customerId: `bench-customer-${i % PRODUCTS}`,
+                items: [{ productId: `bench-${i % PRODUCTS}`, quantity: 1, unitPriceCents: 100 }],
+              });
+              const result = await sagas.result(orderId);
+              if (result.status !== 'completed') throw new Error(`${orderId}: ${result.reason}`);
+            });
+          // Same server, same run, one after the other; which goes first alternates, so that
+          // whatever one leaves behind on the server (history, visibility writes) weighs on both.
+          const sagaFirst = repeat % 2 === 1;
+          const first = await (sagaFirst ? runSaga() : runBare());
+          const second = await (sagaFirst ? runBare() : runSaga());
+          const [saga, bare] = sagaFirst ? [first, second] : [second, first];
+          if (repeat < 0) continue;
           record('bare workflow', variant, bare);
-          const saga = await drive(orders, async (i) => {
-            const orderId = `bench-${run}-${repeat}-${local ? 'l' : 'r'}-${i}`;
-            await sagas.start({
-              orderId,
-              customerId: `bench-customer-${i % PRODUCTS}`,
-              items: [{ productId: `bench-${i % PRODUCTS}`, quantity: 1, unitPriceCents: 100 }],
-            });
-            const result = await sagas.result(orderId);
-            if (result.status !== 'completed') throw new Error(`${orderId}: ${result.reason}`);
-          });
           record('orderSaga', variant, saga);
           ctx.log(
             `${variant} #${repeat + 1}: saga ${saga.throughput.toFixed(1)}/s ` +
               `(p50 ${saga.p50.toFixed(0)} ms), bare ${bare.throughput.toFixed(1)}/s ` +
-              `(p50 ${bare.p50.toFixed(0)} ms)`,
+              `(p50 ${bare.p50.toFixed(0)} ms), ratio ${(saga.throughput / bare.throughput).toFixed(2)}`,
           );
         }
       }
