@@ -17,11 +17,12 @@ export interface CommitNotifier {
   flush(): Promise<void>;
 }
 
-export function notifySql() {
-  return sql`SELECT pg_notify(${NOTIFY_CHANNEL}, '')`;
-}
-
 const NOTIFY_SQL = `SELECT pg_notify('${NOTIFY_CHANNEL}', '')`;
+
+/** The NOTIFY for a caller's transaction (delivered at its commit). */
+export function notifySql() {
+  return sql.raw(NOTIFY_SQL);
+}
 
 export function createCommitNotifier(db: Kysely<any>): CommitNotifier {
   let inFlight: Promise<void> | undefined;
