@@ -1,5 +1,5 @@
 // A projection runner in a process of its own, for tests that kill it (SIGKILL) mid-batch.
-// argv: database URL, batch size. Prints "started" once its runner is running.
+// argv: database URL, batch size. Prints "started" once its loops run (before they hold locks).
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../eventstore';
 import { allProjections } from './index';
 import type { Projection } from './projection';

@@ -74,6 +74,16 @@ async function caughtUp(): Promise<void> {
   );
 }
 
+/** Advisory locks granted in this test's database (only projection runners take them). */
+async function advisoryLocksHeld(): Promise<number> {
+  const { rows } = await t.pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_locks
+     WHERE locktype = 'advisory' AND granted
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  return Number(rows[0]!.n);
+}
+
 async function snapshot(): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const table of READ_MODEL_TABLES) out[table] = await liveRows(t.pool, table);
@@ -165,15 +175,20 @@ test('two runners never both apply an event, and the standby takes over', async 
   await Promise.all(runners.splice(0).map((r) => r.stop()));
 
   // The active runner dies without a goodbye; the standby takes over and finishes the work.
+  // The child reports "started" before its sessions have taken their locks, and the log is
+  // already caught up: wait until it holds every lock, or the standby could win one first.
   const child = await startChild();
-  await caughtUp();
+  await eventually(
+    async () => ((await advisoryLocksHeld()) === allProjections.length ? true : undefined),
+    10_000,
+    'the child to hold every projection lock',
+  );
   const standby = startRunner();
   await standby.start();
   await eventually(
     async () =>
       allProjections.every((p) => standby.states.get(p.name) === 'standby') ? true : undefined,
-    // Under the whole suite's load on two cores the child's first locks can take over 10 s.
-    30_000,
+    10_000,
     'standby',
   );
   await kill(child);
