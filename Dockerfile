@@ -1,9 +1,18 @@
-# One image for the app's services; docker-compose.yml picks the command (worker, projector, api, migrate).
+# One production image for the app's services; docker-compose.yml picks the command (worker,
+# projector, api, migrate). TypeScript is compiled and the workflow bundle is built here, at
+# image build time: the container runs plain `node` and its worker never runs webpack.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY . .
+RUN npm run build
+
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts
-COPY . .
+COPY --from=build /app/dist ./dist
 USER node
-CMD ["npm", "run", "worker"]
+CMD ["node", "dist/worker.js"]

@@ -1,5 +1,7 @@
 // Temporal worker composition root: pool -> event store -> activities -> Worker.
 // `npm run worker` runs one on its own (more of them scale the saga horizontally).
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -19,12 +21,18 @@ import { ensureSearchAttributes } from './provision/temporal';
 import { createDataConverter } from './temporal/data-converter';
 import { ensureRetentionSchedule } from './temporal/retention-schedule';
 
+/**
+ * Where `npm run build` puts the workflow bundle: beside the compiled worker (dist/). Run from
+ * source (tsx) there is none, and the worker bundles workflows/ when it starts.
+ */
+export const PREBUILT_WORKFLOW_BUNDLE = path.join(__dirname, 'workflow-bundle.js');
+
 export interface OrderWorkerDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   store: EventStore;
-  /** A pre-built bundle (tests bundle once per run); otherwise workflows/ is bundled now. */
+  /** A pre-built bundle (tests bundle once per run); else the build's, else workflows/ now. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConcurrentActivityTaskExecutions?: number;
   /** Encrypts Temporal payloads when a key is configured (createDataConverter). */
@@ -40,9 +48,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
-    ...(deps.workflowBundle
-      ? { workflowBundle: deps.workflowBundle }
-      : { workflowsPath: require.resolve('./workflows') }),
+    ...workflowSource(deps.workflowBundle),
     activities: {
       ...createOrderActivities({ store: deps.store }),
       ...createRetentionActivities({
@@ -54,6 +60,15 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
     maxConcurrentActivityTaskExecutions: deps.maxConcurrentActivityTaskExecutions ?? 100,
     ...deps.workerOptions,
   });
+}
+
+function workflowSource(
+  bundle: WorkerOptions['workflowBundle'],
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (bundle) return { workflowBundle: bundle };
+  if (fs.existsSync(PREBUILT_WORKFLOW_BUNDLE))
+    return { workflowBundle: { codePath: PREBUILT_WORKFLOW_BUNDLE } };
+  return { workflowsPath: require.resolve('./workflows') };
 }
 
 async function main(): Promise<void> {
@@ -84,7 +99,8 @@ async function main(): Promise<void> {
     dataConverter,
     retention: config.retention,
   });
-  log.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
+  const prebuilt = fs.existsSync(PREBUILT_WORKFLOW_BUNDLE) ? PREBUILT_WORKFLOW_BUNDLE : null;
+  log.info({ taskQueue: config.temporal.taskQueue, workflowBundle: prebuilt }, 'worker started');
   await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks finish
   await connection.close();
   await pool.end();

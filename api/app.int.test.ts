@@ -4,8 +4,8 @@ import request from 'supertest';
 import type express from 'express';
 import { createMetrics } from '../observability/metrics';
 import { allProjections, ProjectionRunner } from '../projections';
-import { appendHistory } from '../projections/sample-history';
-import { referenceRows } from '../projections/sql-fold';
+import { appendHistory } from '../test/sample-history';
+import { referenceRows } from '../test/sql-fold';
 import {
   createTestDatabase,
   eventually,

@@ -1,7 +1,7 @@
 // Fills a database with a saga-shaped log fast, for the projection benchmarks: the events of
 // projections/sample-history.ts, inserted in large multi-row statements (one transaction each).
 import type pg from 'pg';
-import { catalogAppends, type HistoryOptions, orderAppends } from '../projections/sample-history';
+import { catalogAppends, type HistoryOptions, orderAppends } from '../test/sample-history';
 
 const SCHEMA_VERSIONS: Record<string, number> = { OrderCreated: 2, OrderItemAdded: 2 };
 

@@ -6,8 +6,8 @@ import { createTestDatabase, eventually, type TestDatabase } from '../test/harne
 import { allProjections, findProjection } from './index';
 import { rebuildProjection } from './rebuild';
 import { ProjectionRunner } from './runner';
-import { appendHistory } from './sample-history';
-import { liveRows, READ_MODEL_TABLES, referenceRows } from './sql-fold';
+import { appendHistory } from '../test/sample-history';
+import { liveRows, READ_MODEL_TABLES, referenceRows } from '../test/sql-fold';
 
 jest.setTimeout(120_000);
 
@@ -41,7 +41,7 @@ function startRunner(options: { batchSize?: number } = {}): ProjectionRunner {
 async function startChild(): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(__dirname, 'runner-child.fixture.ts'), t.url, '100'],
+    ['--import', 'tsx', path.join(__dirname, '../test/runner-child.ts'), t.url, '100'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.push(child);

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
 import { allProjections, ProjectionRunner } from '../../projections';
-import { referenceQueries } from '../../projections/sql-fold';
+import { referenceQueries } from '../../test/sql-fold';
 import { fillLog } from '../projection-data';
 import { type BenchRow, type BenchScenario, median, withRatios } from '../scenario';
 

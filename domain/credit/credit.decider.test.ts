@@ -1,5 +1,5 @@
 import { fold } from '../shared';
-import { deciderSpec } from '../shared/decider-spec';
+import { deciderSpec } from '../../test/decider-spec';
 import { CreditDecider, type CreditEvent } from './credit.decider';
 
 const now = '2026-01-01T00:00:00.000Z';

@@ -1,4 +1,4 @@
-import { deciderSpec } from '../shared/decider-spec';
+import { deciderSpec } from '../../test/decider-spec';
 import { OrderDecider, orderTotalCents } from './order.decider';
 import type { OrderEvent } from './order.events';
 

@@ -1,7 +1,7 @@
 // given/when/then for deciders in unit tests: given past events, when a command, then the
 // new events (or the refusal's code).
-import type { Decider, DomainEvent } from './decider';
-import { DomainError, type DomainErrorCode } from './errors';
+import type { Decider, DomainEvent } from '../domain/shared/decider';
+import { DomainError, type DomainErrorCode } from '../domain/shared/errors';
 
 export function deciderSpec<S, C, E extends DomainEvent>(decider: Decider<S, C, E>) {
   return (given: E[]) => ({

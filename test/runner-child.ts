@@ -1,9 +1,9 @@
 // A projection runner in a process of its own, for tests that kill it (SIGKILL) mid-batch.
 // argv: database URL, batch size. Prints "started" once its loops run (before they hold locks).
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../eventstore';
-import { allProjections } from './index';
-import type { Projection } from './projection';
-import { ProjectionRunner } from './runner';
+import { allProjections } from '../projections/index';
+import type { Projection } from '../projections/projection';
+import { ProjectionRunner } from '../projections/runner';
 
 async function main(): Promise<void> {
   const [url, batch] = process.argv.slice(2);

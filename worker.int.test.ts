@@ -1,0 +1,83 @@
+// The production build: `tsc` output plus the workflow bundle made at build time. The compiled
+// worker, run with plain `node`, loads that bundle (no webpack at start) and completes a saga.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { grantCredit, restockProduct } from './catalog/catalog';
+import { createOrderClient } from './client/order-client';
+import { createTestDatabase, type TestDatabase } from './test/harness';
+
+jest.setTimeout(240_000);
+
+// Inside the repository, so the compiled files resolve node_modules; .data/ is ignored by git.
+const outDir = path.join(__dirname, '.data', `build-test-${process.pid}`);
+let database: TestDatabase;
+let worker: ChildProcess | undefined;
+let connection: Connection | undefined;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
+    { cwd: __dirname, stdio: 'inherit' },
+  );
+  execFileSync(process.execPath, [path.join(outDir, 'cli', 'build-workflow-bundle.js')], {
+    cwd: __dirname,
+    stdio: 'inherit',
+  });
+});
+
+afterAll(async () => {
+  worker?.kill('SIGKILL');
+  await connection?.close();
+  await database?.close();
+  fs.rmSync(outDir, { recursive: true, force: true });
+});
+
+test('the compiled worker starts from the prebuilt bundle and completes a saga', async () => {
+  const bundle = path.join(outDir, 'workflow-bundle.js');
+  expect(fs.statSync(bundle).size).toBeGreaterThan(100_000);
+
+  const taskQueue = `build-test-${process.pid}`;
+  const address = process.env.TEST_TEMPORAL_ADDRESS!;
+  const child = spawn(process.execPath, [path.join(outDir, 'worker.js')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  worker = child;
+  const started = await new Promise<{ workflowBundle: string | null }>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.includes('"worker started"'));
+      if (line) resolve(JSON.parse(line) as { workflowBundle: string | null });
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  expect(started.workflowBundle).toBe(bundle);
+
+  await restockProduct(database.store, 'SKU-BUILD', 5);
+  await grantCredit(database.store, 'cust-build', 10_000);
+  connection = await Connection.connect({ address });
+  const orders = createOrderClient(new Client({ connection, namespace: 'default' }), {
+    taskQueue,
+    paymentConfirmationThresholdCents: 100_000,
+    paymentConfirmationTimeoutMs: 10_000,
+  });
+  await orders.start({
+    orderId: 'built-1',
+    customerId: 'cust-build',
+    items: [{ productId: 'SKU-BUILD', quantity: 2, unitPriceCents: 1_000 }],
+  });
+  await expect(orders.result('built-1')).resolves.toMatchObject({ status: 'completed' });
+  const events = await database.store.readStream({ type: 'Order', id: 'built-1' });
+  expect(events.map((e) => e.type)).toEqual(['OrderCreated', 'OrderItemAdded', 'OrderCompleted']);
+});
