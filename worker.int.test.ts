@@ -55,7 +55,7 @@ test('the compiled worker starts from the prebuilt bundle and completes a saga',
   worker = child;
   const started = await new Promise<{ workflowBundle: string | null }>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n').find((l) => l.includes('"worker started"'));
       if (line) resolve(JSON.parse(line) as { workflowBundle: string | null });
