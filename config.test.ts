@@ -1,4 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig } from './config';
+import { temporalConnectionOptions } from './temporal/connection';
 
 describe('config', () => {
   test('defaults match the contract', () => {
@@ -64,6 +68,8 @@ describe('config', () => {
     ['EVENT_STORE_DECRYPTION_KEYS', `${Buffer.alloc(32, 1).toString('base64')},c2hvcnQ=`],
     ['TEMPORAL_ADDRESS', 'no-port'],
     ['AGGREGATE_CACHE_SIZE', '-1'],
+    ['TEMPORAL_TLS_CERT', '/nonexistent/client.pem'],
+    ['TEMPORAL_TLS', 'perhaps'],
   ])('bad %s=%s fails with one line naming the variable', (name, value) => {
     let error: unknown;
     try {
@@ -74,5 +80,56 @@ describe('config', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toContain(name);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  describe('a secured Temporal cluster (mTLS, API key)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-tls-'));
+    const cert = path.join(dir, 'client.pem');
+    const key = path.join(dir, 'client.key');
+    fs.writeFileSync(cert, 'CERT');
+    fs.writeFileSync(key, 'KEY');
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    test('the local dev server, in clear, when nothing is set', () => {
+      expect(temporalConnectionOptions(loadConfig({}).temporal)).toEqual({
+        address: '127.0.0.1:7233',
+      });
+    });
+
+    test('a client certificate pair and a server name become the connection TLS', () => {
+      const { temporal } = loadConfig({
+        TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+        TEMPORAL_TLS_CERT: cert,
+        TEMPORAL_TLS_KEY: key,
+        TEMPORAL_TLS_SERVER_NAME: 'ns.acct.tmprl.cloud',
+      });
+      expect(temporalConnectionOptions(temporal)).toEqual({
+        address: 'ns.acct.tmprl.cloud:7233',
+        tls: {
+          serverNameOverride: 'ns.acct.tmprl.cloud',
+          clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') },
+        },
+      });
+    });
+
+    test('an API key alone is passed on (the SDK then connects with TLS)', () => {
+      const { temporal } = loadConfig({
+        TEMPORAL_ADDRESS: 'us-east-1.aws.api.temporal.io:7233',
+        TEMPORAL_API_KEY: 'secret',
+      });
+      expect(temporalConnectionOptions(temporal)).toEqual({
+        address: 'us-east-1.aws.api.temporal.io:7233',
+        apiKey: 'secret',
+      });
+      expect(temporalConnectionOptions(loadConfig({ TEMPORAL_TLS: 'true' }).temporal).tls).toEqual(
+        {},
+      );
+    });
+
+    test('a certificate without its key names the missing variable', () => {
+      expect(() => loadConfig({ TEMPORAL_TLS_CERT: cert })).toThrow(
+        'Invalid configuration: TEMPORAL_TLS_KEY must be set when TEMPORAL_TLS_CERT is',
+      );
+    });
   });
 });

@@ -1,5 +1,6 @@
 // The only module that reads process.env: every setting is parsed and validated here once,
 // so a bad value fails at start with one line naming the variable instead of deep in a request.
+import fs from 'node:fs';
 import path from 'node:path';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
@@ -27,6 +28,19 @@ export interface Config {
     taskQueue: string;
     cliPath: string | undefined;
     uiPort: number;
+    /**
+     * How to reach a secured cluster (Temporal Cloud or mTLS): the names the `temporal` CLI
+     * reads. Certificates are read at start, so a wrong path fails there.
+     */
+    tls:
+      | {
+          clientCert: Buffer | undefined;
+          clientKey: Buffer | undefined;
+          serverCa: Buffer | undefined;
+          serverName: string | undefined;
+        }
+      | undefined;
+    apiKey: string | undefined;
   };
   port: number;
   apiToken: string | undefined;
@@ -121,6 +135,33 @@ const keyList = z.string().transform((s, ctx) => {
   return keys;
 });
 
+const readableFile = z.string().transform((file, ctx) => {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must name a readable file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    });
+    return z.NEVER;
+  }
+});
+
+function temporalTls(env: Env): Config['temporal']['tls'] {
+  const file = (name: string) => parse<Buffer | undefined>(env, name, readableFile, undefined);
+  const clientCert = file('TEMPORAL_TLS_CERT');
+  const clientKey = file('TEMPORAL_TLS_KEY');
+  if (clientCert && !clientKey)
+    throw new ConfigError('TEMPORAL_TLS_KEY', 'must be set when TEMPORAL_TLS_CERT is');
+  if (clientKey && !clientCert)
+    throw new ConfigError('TEMPORAL_TLS_CERT', 'must be set when TEMPORAL_TLS_KEY is');
+  const serverCa = file('TEMPORAL_TLS_CA');
+  const serverName = nonEmpty(env.TEMPORAL_TLS_SERVER_NAME);
+  const on = parse(env, 'TEMPORAL_TLS', boolean, false);
+  if (!on && !clientCert && !serverCa && !serverName) return undefined;
+  return { clientCert, clientKey, serverCa, serverName };
+}
+
 /** The seed's DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD, assembled into a URL. */
 function databaseUrlFromParts(env: Env): string | undefined {
   const host = nonEmpty(env.DB_HOST);
@@ -161,6 +202,8 @@ export function loadConfig(env: Env = process.env): Config {
       taskQueue: parse(env, 'TEMPORAL_TASK_QUEUE', z.string().min(1), 'orders'),
       cliPath: nonEmpty(env.TEMPORAL_CLI_PATH),
       uiPort: parse(env, 'TEMPORAL_UI_PORT', integer(1, 65535), 8233),
+      tls: temporalTls(env),
+      apiKey: nonEmpty(env.TEMPORAL_API_KEY),
     },
     port: parse(env, 'PORT', integer(0, 65535), 3000),
     apiToken: nonEmpty(env.API_TOKEN),

@@ -18,6 +18,7 @@ import {
 } from './eventstore';
 import { createLogger } from './logger';
 import { ensureSearchAttributes } from './provision/temporal';
+import { temporalConnectionOptions } from './temporal/connection';
 import { createDataConverter } from './temporal/data-converter';
 import { ensureRetentionSchedule } from './temporal/retention-schedule';
 
@@ -81,16 +82,16 @@ async function main(): Promise<void> {
     eventStoreOptionsFromConfig(config.eventStore),
   );
   const dataConverter = createDataConverter(config.eventStore);
-  const address = config.temporal.address ?? '127.0.0.1:7233';
+  const connectionOptions = temporalConnectionOptions(config.temporal);
   // A cluster that lacks the saga's search attributes gets them now (the dev server has them).
-  const admin = await Connection.connect({ address });
+  const admin = await Connection.connect(connectionOptions);
   await ensureSearchAttributes(admin, config.temporal.namespace);
   await ensureRetentionSchedule(
     new Client({ connection: admin, namespace: config.temporal.namespace, dataConverter }),
     { taskQueue: config.temporal.taskQueue },
   );
   await admin.close();
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect(connectionOptions);
   const worker = await createOrderWorker({
     connection,
     namespace: config.temporal.namespace,

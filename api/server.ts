@@ -13,6 +13,7 @@ import {
 import { createLogger } from '../logger';
 import { createMetrics } from '../observability/metrics';
 import type { ProjectionDb } from '../projections';
+import { temporalConnectionOptions } from '../temporal/connection';
 import { createDataConverter } from '../temporal/data-converter';
 import { createApp } from './app';
 import { codecRoutesFor } from './codec-server';
@@ -33,9 +34,7 @@ async function main(): Promise<void> {
     writeDb,
     eventStoreOptionsFromConfig(config.eventStore, { onAppended: metrics.onAppended }),
   );
-  const connection = await Connection.connect({
-    address: config.temporal.address ?? '127.0.0.1:7233',
-  });
+  const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
   const orders = createOrderClient(
     new Client({
       connection,

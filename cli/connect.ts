@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config';
 import { createDb, createEventStore, createPool, eventStoreOptionsFromConfig } from '../eventstore';
 import type { ProjectionDb } from '../projections';
+import { temporalConnectionOptions } from '../temporal/connection';
 import { createDataConverter } from '../temporal/data-converter';
 
 export function stackDatabaseUrl(config: Config): string {
@@ -22,16 +23,16 @@ export function temporalUiUrl(config: Config, workflowId?: string): string {
 }
 
 export async function connectTemporal(config: Config): Promise<Client> {
-  const address = config.temporal.address ?? '127.0.0.1:7233';
+  const options = temporalConnectionOptions(config.temporal);
   try {
-    const connection = await Connection.connect({ address, connectTimeout: 3000 });
+    const connection = await Connection.connect({ ...options, connectTimeout: 3000 });
     return new Client({
       connection,
       namespace: config.temporal.namespace,
       dataConverter: createDataConverter(config.eventStore),
     });
   } catch {
-    throw new Error(`cannot reach Temporal at ${address}: is \`npm start\` running?`);
+    throw new Error(`cannot reach Temporal at ${options.address}: is \`npm start\` running?`);
   }
 }
 
