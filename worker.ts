@@ -2,7 +2,6 @@
 // `npm run worker` runs one on its own (more of them scale the saga horizontally).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createOrderActivities } from './activities/order.activities';
@@ -17,10 +16,8 @@ import {
   type EventStoreTables,
 } from './eventstore';
 import { createLogger } from './logger';
-import { ensureSearchAttributes } from './provision/temporal';
 import { temporalConnectionOptions } from './temporal/connection';
 import { createDataConverter } from './temporal/data-converter';
-import { ensureRetentionSchedule } from './temporal/retention-schedule';
 
 /**
  * Where `npm run build` puts the workflow bundle: beside the compiled worker (dist/). Run from
@@ -82,15 +79,9 @@ async function main(): Promise<void> {
     eventStoreOptionsFromConfig(config.eventStore),
   );
   const dataConverter = createDataConverter(config.eventStore);
+  // Search attributes and the retention Schedule are provisioned once, by
+  // `npm run temporal-setup` (or `npm start`), not at every worker start.
   const connectionOptions = temporalConnectionOptions(config.temporal);
-  // A cluster that lacks the saga's search attributes gets them now (the dev server has them).
-  const admin = await Connection.connect(connectionOptions);
-  await ensureSearchAttributes(admin, config.temporal.namespace);
-  await ensureRetentionSchedule(
-    new Client({ connection: admin, namespace: config.temporal.namespace, dataConverter }),
-    { taskQueue: config.temporal.taskQueue },
-  );
-  await admin.close();
   const connection = await NativeConnection.connect(connectionOptions);
   const worker = await createOrderWorker({
     connection,

@@ -1,5 +1,5 @@
-// The Temporal Schedule that runs the event store's retention daily. The worker ensures it
-// exists at start (creating it, or bringing its action up to date), one per task queue.
+// The Temporal Schedule that runs the event store's retention daily, one per task queue.
+// `npm run temporal-setup` and `npm start` create it or bring its action up to date.
 import {
   type Client,
   ScheduleAlreadyRunning,
