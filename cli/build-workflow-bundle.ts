@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { PREBUILT_WORKFLOW_BUNDLE } from '../worker';
+import { PREBUILT_WORKFLOW_BUNDLE } from '../temporal/order-worker';
 
 async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({

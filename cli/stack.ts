@@ -1,35 +1,11 @@
-// Brings up the pieces `npm start` runs in one process: infrastructure (Postgres and Temporal,
-// embedded when not configured), then migrations, the worker, the projection runner and the API.
+// The infrastructure `npm start` brings up when none is configured: an embedded Postgres and a
+// local Temporal dev server (bootstrap.ts then runs the pieces on them).
 import fs from 'node:fs';
-import type { Server } from 'node:http';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { createApp } from '../api/app';
-import { codecRoutesFor } from '../api/codec-server';
-import { createOrderClient, type OrderClient } from '../client/order-client';
 import type { Config } from '../config';
-import {
-  createDb,
-  createEventStore,
-  createPool,
-  eventStoreOptionsFromConfig,
-  type EventStore,
-} from '../eventstore';
-import { migrateToLatest } from '../migrations';
-import { createMetrics } from '../observability/metrics';
-import { allProjections, ProjectionRunner, type ProjectionDb } from '../projections';
 import { startEmbeddedPostgres } from '../provision/postgres';
-import {
-  ensureSearchAttributes,
-  ensureTemporalCli,
-  startTemporalDevServer,
-} from '../provision/temporal';
-import { createDataConverter } from '../temporal/data-converter';
-import { ensureRetentionSchedule } from '../temporal/retention-schedule';
-import { createOrderWorker } from '../worker';
+import { ensureTemporalCli, startTemporalDevServer } from '../provision/temporal';
 
 export interface Infrastructure {
   databaseUrl: string;
@@ -92,99 +68,4 @@ export async function provisionInfrastructure(
 
 async function stopAll(stops: (() => Promise<void>)[]): Promise<void> {
   for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
-}
-
-export interface Services {
-  store: EventStore;
-  orders: OrderClient;
-  db: Kysely<ProjectionDb>;
-  server: Server;
-  port: number;
-  stop(): Promise<void>;
-}
-
-export async function startServices(
-  config: Config,
-  infra: Infrastructure,
-  log: Logger,
-  beforeWorker?: (store: EventStore) => Promise<void>,
-): Promise<Services> {
-  const pool = createPool(infra.databaseUrl, { applicationName: 'order-saga', max: 20 });
-  const db = createDb<ProjectionDb>(pool);
-  await migrateToLatest(db);
-  const metrics = createMetrics({ db });
-  const store = createEventStore(
-    db,
-    eventStoreOptionsFromConfig(config.eventStore, { onAppended: metrics.onAppended }),
-  );
-  await beforeWorker?.(store);
-
-  const readPool =
-    infra.readDatabaseUrl === infra.databaseUrl
-      ? pool
-      : createPool(infra.readDatabaseUrl, { applicationName: 'order-saga-api' });
-  const connection = await Connection.connect({ address: infra.temporalAddress });
-  await ensureSearchAttributes(connection, config.temporal.namespace);
-  const dataConverter = createDataConverter(config.eventStore);
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
-  await ensureRetentionSchedule(client, { taskQueue: config.temporal.taskQueue });
-  const orders = createOrderClient(client, {
-    taskQueue: config.temporal.taskQueue,
-    paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
-    paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
-  });
-
-  const workerConnection = await NativeConnection.connect({ address: infra.temporalAddress });
-  const worker: Worker = await createOrderWorker({
-    connection: workerConnection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    store,
-    dataConverter,
-    retention: config.retention,
-  });
-  const workerDone = worker.run();
-
-  const runner = new ProjectionRunner({
-    databaseUrl: infra.databaseUrl,
-    store,
-    readPool: pool,
-    projections: allProjections,
-    logger: log.child({ component: 'projections' }),
-    onBatch: metrics.onBatch,
-  });
-  await runner.start();
-
-  const app = createApp({
-    readDb: createDb<ProjectionDb>(readPool),
-    orders,
-    store,
-    metrics,
-    apiToken: config.apiToken,
-    logger: log.child({ component: 'api' }),
-    routers: codecRoutesFor(config),
-  });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, '0.0.0.0', () => resolve(s)).once('error', reject);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-
-  return {
-    store,
-    orders,
-    db,
-    server,
-    port,
-    async stop() {
-      await new Promise((resolve) => server.close(resolve));
-      await runner.stop();
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await workerDone.catch((err) => log.error({ err }, 'worker stopped with an error'));
-      await workerConnection.close();
-      await connection.close();
-      if (readPool !== pool) await readPool.end();
-      await db.destroy();
-    },
-  };
 }

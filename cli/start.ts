@@ -1,26 +1,34 @@
 // `npm start`: the whole stack on embedded defaults, in one process. Ctrl-C stops it cleanly;
 // data stays in .data/ (or in the configured Postgres and Temporal) for the next start.
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startPieces, stopOnSignals } from '../bootstrap';
 import { loadConfigOrExit } from '../config';
 import { DEMO_CUSTOMERS, DEMO_PRODUCTS, seedDemoCatalog } from '../catalog/demo-catalog';
 import { createLogger } from '../logger';
-import { provisionInfrastructure, startServices } from './stack';
+import { setupNamespace } from '../temporal/namespace-setup';
+import { provisionInfrastructure } from './stack';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'order-saga');
-  // The SDK logs every workflow bundle build at INFO; keep the terminal to what a user needs.
-  Runtime.install({ logger: new DefaultLogger(config.logLevel === 'debug' ? 'DEBUG' : 'WARN') });
   const infra = await provisionInfrastructure(config, log);
-  let services;
+  let running;
   try {
-    services = await startServices(config, infra, log, seedDemoCatalog);
+    await setupNamespace(config, infra.temporalAddress);
+    running = await startPieces(config, log, {
+      pieces: ['worker', 'projector', 'api'],
+      databaseUrl: infra.databaseUrl,
+      readDatabaseUrl: infra.readDatabaseUrl,
+      temporalAddress: infra.temporalAddress,
+      migrate: true,
+      beforePieces: seedDemoCatalog,
+    });
   } catch (err) {
     await infra.stop();
     throw err;
   }
+  stopOnSignals(running, log, () => infra.stop());
 
-  const api = `http://localhost:${services.port}`;
+  const api = `http://localhost:${running.port}`;
   process.stdout.write(
     [
       '',
@@ -35,18 +43,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    await services.stop().catch((err) => log.error({ err }, 'error while stopping services'));
-    await infra.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 main().catch((err) => {

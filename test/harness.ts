@@ -21,7 +21,7 @@ import {
 } from '../eventstore';
 import type { ProjectionDb } from '../projections';
 import { copyTemplateDatabase } from '../provision/ephemeral';
-import { createOrderWorker } from '../worker';
+import { createOrderWorker } from '../temporal/order-worker';
 
 function required(name: string): string {
   const value = process.env[name];

@@ -3,7 +3,7 @@
 // TEMPORAL_TASK_QUEUE and WORKFLOW_BUNDLE set. Prints "ready" once it polls.
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../eventstore';
-import { createOrderWorker } from '../worker';
+import { createOrderWorker } from '../temporal/order-worker';
 
 function env(name: string): string {
   const value = process.env[name];

@@ -8,7 +8,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { grantCredit, restockProduct } from '../../catalog/catalog';
 import { createOrderClient } from '../../client/order-client';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
-import { createOrderWorker } from '../../worker';
+import { createOrderWorker } from '../../temporal/order-worker';
 import { bareActivities } from '../bare-saga/activities';
 import { type BenchRow, type BenchScenario, median, percentile, withRatios } from '../scenario';
 

@@ -1,0 +1,233 @@
+// The one composition root: builds what a process runs from the configuration (pools, the event
+// store, the data converter, Temporal connections, then the pieces) and stops it in reverse.
+// `npm start` runs every piece in one process; `npm run worker`, `api` and `projector` run one
+// each. A failure halfway through start-up stops what had already started.
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { createApp } from './api/app';
+import { codecRoutesFor } from './api/codec-server';
+import { createOrderClient, type OrderClient } from './client/order-client';
+import type { Config } from './config';
+import {
+  createDb,
+  createEventStore,
+  createPool,
+  eventStoreOptionsFromConfig,
+  type EventStore,
+} from './eventstore';
+import { migrateToLatest } from './migrations';
+import { createMetrics } from './observability/metrics';
+import { allProjections, ProjectionRunner, type ProjectionDb } from './projections';
+import { temporalConnectionOptions } from './temporal/connection';
+import { createDataConverter } from './temporal/data-converter';
+import { installTemporalRuntime } from './temporal/runtime';
+import { createOrderWorker, PREBUILT_WORKFLOW_BUNDLE } from './temporal/order-worker';
+
+export type Piece = 'worker' | 'projector' | 'api';
+
+export interface StartOptions {
+  pieces: readonly Piece[];
+  /** Overrides of the configured endpoints (npm start's embedded Postgres and dev server). */
+  databaseUrl?: string;
+  readDatabaseUrl?: string;
+  temporalAddress?: string;
+  /** Apply pending migrations first (npm start; a deployment runs `npm run migrate`). */
+  migrate?: boolean;
+  /** Runs once the store exists, before any piece starts (npm start seeds the demo catalog). */
+  beforePieces?: (store: EventStore) => Promise<void>;
+  /** Interface the HTTP API listens on (default: all). */
+  host?: string;
+}
+
+export interface Running {
+  store: EventStore;
+  db: Kysely<ProjectionDb>;
+  /** The saga client, when the API runs here. */
+  orders: OrderClient | undefined;
+  /** The HTTP API's port, when it runs here. */
+  port: number | undefined;
+  /** Stops every piece, then the connections and pools, in reverse order of start. */
+  stop(): Promise<void>;
+}
+
+/** Undo steps, run last-in first-out; one that fails is logged and the rest still run. */
+class ShutdownSequence {
+  private readonly steps: { name: string; run: () => Promise<unknown> }[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  push(name: string, run: () => Promise<unknown>): void {
+    this.steps.push({ name, run });
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const step of this.steps.reverse()) {
+        try {
+          await step.run();
+        } catch (err) {
+          this.log.error({ err, step: step.name }, 'error while stopping');
+        }
+      }
+    })();
+    return this.stopping;
+  }
+}
+
+export async function startPieces(
+  config: Config,
+  log: Logger,
+  options: StartOptions,
+): Promise<Running> {
+  const has = (piece: Piece) => options.pieces.includes(piece);
+  const databaseUrl = options.databaseUrl ?? config.databaseUrl;
+  if (!databaseUrl) throw new Error('DATABASE_URL (or DB_HOST) is not set');
+  const readDatabaseUrl = options.readDatabaseUrl ?? config.readDatabaseUrl ?? databaseUrl;
+  const temporal = temporalConnectionOptions({
+    ...config.temporal,
+    address: options.temporalAddress ?? config.temporal.address,
+  });
+  installTemporalRuntime(log);
+  const shutdown = new ShutdownSequence(log);
+  try {
+    const pool = createPool(databaseUrl, {
+      applicationName: `order-saga-${options.pieces.join('+')}`,
+      max: has('worker') ? 20 : 10,
+    });
+    const db = createDb<ProjectionDb>(pool);
+    shutdown.push('database pool', () => db.destroy());
+    if (options.migrate) await migrateToLatest(db);
+    const metrics = createMetrics({ db });
+    const store = createEventStore(
+      db,
+      eventStoreOptionsFromConfig(config.eventStore, { onAppended: metrics.onAppended }),
+    );
+    await options.beforePieces?.(store);
+    const dataConverter = createDataConverter(config.eventStore);
+
+    if (has('worker')) {
+      const connection = await NativeConnection.connect(temporal);
+      shutdown.push('worker connection', () => connection.close());
+      const worker = await createOrderWorker({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        store,
+        dataConverter,
+        retention: config.retention,
+      });
+      const running = worker.run();
+      running.catch((err: unknown) => {
+        // A worker that fails on its own (not stopped by us) takes the process down with it.
+        log.fatal({ err }, 'worker failed');
+        void shutdown.stop().then(() => process.exit(1));
+      });
+      shutdown.push('worker', async () => {
+        // The SDK may already be shutting it down on SIGINT/SIGTERM.
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+      });
+      const prebuilt = fs.existsSync(PREBUILT_WORKFLOW_BUNDLE) ? PREBUILT_WORKFLOW_BUNDLE : null;
+      log.info(
+        { taskQueue: config.temporal.taskQueue, workflowBundle: prebuilt },
+        'worker started',
+      );
+    }
+
+    if (has('projector')) {
+      const runner = new ProjectionRunner({
+        databaseUrl,
+        store,
+        readPool: pool,
+        projections: allProjections,
+        logger: log.child({ component: 'projections' }),
+        onBatch: metrics.onBatch,
+      });
+      await runner.start();
+      shutdown.push('projection runner', () => runner.stop());
+      log.info('projection runner started');
+    }
+
+    let orders: OrderClient | undefined;
+    let port: number | undefined;
+    if (has('api')) {
+      const connection = await Connection.connect(temporal);
+      shutdown.push('client connection', () => connection.close());
+      orders = createOrderClient(
+        new Client({ connection, namespace: config.temporal.namespace, dataConverter }),
+        {
+          taskQueue: config.temporal.taskQueue,
+          paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
+          paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
+        },
+      );
+      let readDb = db;
+      if (readDatabaseUrl !== databaseUrl) {
+        const replica = createDb<ProjectionDb>(
+          createPool(readDatabaseUrl, { applicationName: 'order-saga-api-reads' }),
+        );
+        shutdown.push('read pool', () => replica.destroy());
+        readDb = replica;
+      }
+      const app = createApp({
+        readDb,
+        orders,
+        store,
+        metrics,
+        apiToken: config.apiToken,
+        logger: log.child({ component: 'api' }),
+        routers: codecRoutesFor(config),
+      });
+      const server = await new Promise<Server>((resolve, reject) => {
+        const s = app.listen(config.port, options.host ?? '0.0.0.0', () => resolve(s));
+        s.once('error', reject);
+      });
+      shutdown.push('http server', () => new Promise((resolve) => server.close(resolve)));
+      const address = server.address();
+      port = typeof address === 'object' && address ? address.port : config.port;
+      log.info({ port }, 'HTTP API listening');
+    }
+
+    return { store, db, orders, port, stop: () => shutdown.stop() };
+  } catch (err) {
+    await shutdown.stop();
+    throw err;
+  }
+}
+
+/** Stops on SIGINT/SIGTERM, then runs `after` (npm start stops its embedded servers there). */
+export function stopOnSignals(
+  running: Pick<Running, 'stop'>,
+  log: Logger,
+  after: () => Promise<void> = async () => undefined,
+): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: finishing the work in flight');
+    void running
+      .stop()
+      .then(after)
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'error while stopping');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+/** For entry points: the error as one line, exit code 1. */
+export function exitOnError(err: unknown): never {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

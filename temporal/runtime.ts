@@ -1,0 +1,41 @@
+// The Temporal SDK's runtime, installed once per process before any connection: its own logs
+// (and the Rust core's, forwarded) go through the project's pino logger, not the console.
+import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
+import { Runtime } from '@temporalio/worker';
+import type { Logger } from 'pino';
+
+const PINO_LEVEL = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+
+/**
+ * The SDK narrates at INFO (worker state changes, every workflow bundle webpack builds); below
+ * WARN its lines reach the log only when LOG_LEVEL asks for debug or trace.
+ */
+function sdkLogger(log: Logger): SdkLogger {
+  const child = log.child({ component: 'temporal' });
+  const verbose = child.isLevelEnabled('debug');
+  const write = (level: LogLevel, message: string, meta?: LogMetadata) => {
+    if (!verbose && (level === 'TRACE' || level === 'DEBUG' || level === 'INFO')) return;
+    child[PINO_LEVEL[level] as 'info'](meta ?? {}, message);
+  };
+  return {
+    log: write,
+    trace: (m, meta) => write('TRACE', m, meta),
+    debug: (m, meta) => write('DEBUG', m, meta),
+    info: (m, meta) => write('INFO', m, meta),
+    warn: (m, meta) => write('WARN', m, meta),
+    error: (m, meta) => write('ERROR', m, meta),
+  };
+}
+
+let installed = false;
+
+export function installTemporalRuntime(log: Logger): void {
+  if (installed) return;
+  installed = true;
+  Runtime.install({
+    logger: sdkLogger(log),
+    telemetryOptions: {
+      logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } },
+    },
+  });
+}
