@@ -38,6 +38,10 @@ export interface EventStoreOptions {
    * transaction never caches: what it writes may yet roll back.
    */
   aggregateCacheSize?: number;
+  /** Where the store reports what it recovers from (a failed snapshot write). */
+  logger?: { warn(obj: object, msg: string): void };
+  /** Called when a snapshot write fails after its events committed (e.g. to count it). */
+  onSnapshotWriteFailed?: (stream: StreamName, err: unknown) => void;
 }
 
 export const DEFAULT_AGGREGATE_CACHE_SIZE = 10_000;
@@ -58,8 +62,26 @@ export function createEventStore<DB extends EventStoreTables>(
   const snapshots = options.snapshots ?? { interval: 100 };
   const queue = new KeyedQueue();
   const cacheSize = options.aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE;
+  const stats = { snapshotWriteFailures: 0 };
   return {
     db,
+    /** How payloads are encoded and decoded, and upcast on read (projections read with these). */
+    codec: ctx.codec,
+    upcasters: ctx.upcasters,
+    /** Counters of what the store recovered from. */
+    stats: stats as Readonly<typeof stats>,
+    /**
+     * A snapshot write failed after its events committed: logged and counted, never thrown
+     * (the command succeeded; the next load simply reads more events).
+     */
+    snapshotWriteFailed(stream: StreamName, version: number, err: unknown): void {
+      stats.snapshotWriteFailures += 1;
+      options.logger?.warn(
+        { err, stream: `${stream.type}-${stream.id}`, version },
+        'snapshot write failed after the append committed; the aggregate loads from its events',
+      );
+      options.onSnapshotWriteFailed?.(stream, err);
+    },
     aggregateCache: db.isTransaction || cacheSize === 0 ? undefined : new AggregateCache(cacheSize),
     /** Resolves once the NOTIFY for every append so far has been sent. */
     flushNotifications: () => ctx.notifier?.flush() ?? Promise.resolve(),
@@ -91,11 +113,18 @@ export function createEventStore<DB extends EventStoreTables>(
     cleanupSnapshots: (maxAgeDays: number) => cleanupSnapshots(ctx, maxAgeDays),
     archiveClosedStreams: (archiveOptions: ArchiveOptions) =>
       archiveClosedStreams(ctx, archiveOptions),
+    /** Whether the event id is stored, in the live log or the archive. */
     hasEvent: async (eventId: string) =>
       (await db
         .selectFrom('domain_events')
         .select('event_id')
         .where('event_id', '=', eventId)
+        .unionAll(
+          db
+            .selectFrom('domain_events_archive')
+            .select('event_id')
+            .where('event_id', '=', eventId),
+        )
         .executeTakeFirst()) !== undefined,
   };
 }

@@ -9,3 +9,4 @@ export * from './upcasters';
 export * from './options-from-config';
 export * from './retention';
 export * from './snapshots';
+export * from './log-sql';
