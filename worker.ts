@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     createDb<EventStoreTables>(pool),
     eventStoreOptionsFromConfig(config.eventStore),
   );
+  await store.assertNotRestored();
   const dataConverter = createDataConverter(config.eventStore);
   const address = config.temporal.address ?? '127.0.0.1:7233';
   // A cluster that lacks the saga's search attributes gets them now (the dev server has them).

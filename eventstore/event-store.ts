@@ -5,10 +5,12 @@ import { appendToStream, type AppendContext, type AppendOptions } from './append
 import { type PayloadCodec, jsonCodec } from './codec';
 import { createCommitNotifier } from './commit-notifier';
 import { AggregateCache } from './aggregate-cache';
+import { RestoredDatabaseError } from './errors';
 import { KeyedQueue } from './keyed-queue';
 import { readAggregate } from './read-aggregate';
 import { readAllFrom } from './read-all';
 import { readStream } from './read-stream';
+import { assertTransactionIdsBehindServer } from './restore-check';
 import { archiveClosedStreams, type ArchiveOptions } from './retention';
 import {
   cleanupSnapshots,
@@ -63,6 +65,23 @@ export function createEventStore<DB extends EventStoreTables>(
   const queue = new KeyedQueue();
   const cacheSize = options.aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE;
   const stats = { snapshotWriteFailures: 0 };
+  // Checked once, before the store first touches the log: a database restored from a logical
+  // dump must not be read or written (restore-check.ts). A failed query is checked again.
+  let restoreCheck: Promise<void> | undefined;
+  const notRestored = (): Promise<void> =>
+    (restoreCheck ??= assertTransactionIdsBehindServer(db).catch((err: unknown) => {
+      if (!(err instanceof RestoredDatabaseError)) restoreCheck = undefined;
+      throw err;
+    }));
+  const append = async (
+    stream: StreamName,
+    expected: ExpectedVersion,
+    events: readonly NewEvent[],
+    appendOptions?: AppendOptions,
+  ) => {
+    await notRestored();
+    return appendToStream(ctx, stream, expected, events, appendOptions);
+  };
   return {
     db,
     /** How payloads are encoded and decoded, and upcast on read (projections read with these). */
@@ -95,16 +114,30 @@ export function createEventStore<DB extends EventStoreTables>(
       // version (a lost race costs a wait for the winner's commit plus a retry). In a caller's
       // transaction the caller owns the ordering.
       db.isTransaction
-        ? appendToStream(ctx, stream, expected, events, appendOptions)
+        ? append(stream, expected, events, appendOptions)
         : queue.run(`${stream.type}\u0000${stream.id}`, () =>
-            appendToStream(ctx, stream, expected, events, appendOptions),
+            append(stream, expected, events, appendOptions),
           ),
-    readStream: (stream: StreamName, fromVersion?: number) => readStream(ctx, stream, fromVersion),
-    readAllFrom: (after: Checkpoint, limit?: number) => readAllFrom(ctx, after, limit),
+    /**
+     * Refuses (RestoredDatabaseError, one line on how to recover) a database whose stored
+     * transaction ids are ahead of the server's. Every read and append checks it once; call it
+     * at start to refuse there.
+     */
+    assertNotRestored: notRestored,
+    readStream: async (stream: StreamName, fromVersion?: number) => {
+      await notRestored();
+      return readStream(ctx, stream, fromVersion);
+    },
+    readAllFrom: async (after: Checkpoint, limit?: number) => {
+      await notRestored();
+      return readAllFrom(ctx, after, limit);
+    },
     snapshotIntervalFor: (aggregateType: string) => snapshotIntervalFor(snapshots, aggregateType),
     /** The newest snapshot of this shape (0: none wanted) and the events after it, in one query. */
-    readAggregate: (stream: StreamName, snapshotVersion: number) =>
-      readAggregate(ctx, stream, snapshotVersion),
+    readAggregate: async (stream: StreamName, snapshotVersion: number) => {
+      await notRestored();
+      return readAggregate(ctx, stream, snapshotVersion);
+    },
     readSnapshot: (stream: StreamName, snapshotVersion: number) =>
       readSnapshot(ctx, stream, snapshotVersion),
     writeSnapshot: (stream: StreamName, snapshotVersion: number, snapshot: Snapshot) =>

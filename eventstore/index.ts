@@ -10,3 +10,4 @@ export * from './options-from-config';
 export * from './retention';
 export * from './snapshots';
 export * from './log-sql';
+export * from './restore-check';

@@ -1,6 +1,7 @@
 // Runs every migration with Kysely's Migrator. The list is explicit (not a folder scan) so it
 // works the same under tsx, Jest and a compiled build.
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { assertTransactionIdsBehindServer } from '../eventstore/restore-check';
 import * as m0001 from './0001_event_store';
 import * as m0002 from './0002_read_models';
 import * as m0003 from './0003_event_store_codecs_retention';
@@ -15,7 +16,9 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 
+/** Refuses a database restored from a logical dump (eventstore/restore-check.ts) first. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  await assertTransactionIdsBehindServer(db);
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     projections: allProjections,
     logger: log,
   });
-  await runner.start();
+  await runner.start(); // refuses a database restored from a logical dump
   log.info('projection runner started');
   let stopping = false;
   const stop = (signal: string) => {

@@ -12,7 +12,7 @@ import { connectionOptions, handledEvents, isEventFault } from './runner';
 export interface RebuildOptions {
   databaseUrl: string;
   /** Its codec and upcasters decode the events the projection handles. */
-  store: Pick<EventStore, 'readAllFrom' | 'db' | 'codec' | 'upcasters'>;
+  store: Pick<EventStore, 'readAllFrom' | 'db' | 'codec' | 'upcasters' | 'assertNotRestored'>;
   projection: Projection;
   /** A pool on the same database, for the projections' narrow read (default: the store's). */
   readPool?: pg.Pool;
@@ -59,6 +59,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const { projection } = options;
   const started = Date.now();
   const batchSize = options.batchSize ?? 10_000;
+  await options.store.assertNotRestored();
   const client = new pg.Client(
     connectionOptions(options.databaseUrl, `projection-rebuild:${projection.name}`),
   );

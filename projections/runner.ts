@@ -13,7 +13,7 @@ import { liveTables, type Projection, ProjectionApplyError } from './projection'
 export interface RunnerOptions {
   databaseUrl: string;
   /** Its codec and upcasters decode the events (only those a projection handles). */
-  store: Pick<EventStore, 'readAllFrom' | 'db' | 'codec' | 'upcasters'>;
+  store: Pick<EventStore, 'readAllFrom' | 'db' | 'codec' | 'upcasters' | 'assertNotRestored'>;
   /**
    * A pool on the same database for the projections' narrow read of the log (log-reader.ts);
    * default: the store's own pool.
@@ -95,7 +95,9 @@ export class ProjectionRunner {
       : LogReader.fromStore(options.store, batchSize);
   }
 
+  /** Refuses a database restored from a logical dump (RestoredDatabaseError) before reading. */
   async start(): Promise<void> {
+    await this.options.store.assertNotRestored();
     if (this.options.listen !== false) this.listenerLoop = this.listen();
     for (const projection of this.options.projections) {
       this.states.set(projection.name, 'starting');
