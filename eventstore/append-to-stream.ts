@@ -109,8 +109,7 @@ interface AppendedRow {
 async function runAppend(ctx: AppendContext, values: unknown[]): Promise<AppendedRow[]> {
   const pool = ctx.db.isTransaction ? undefined : poolOf(ctx.db);
   if (pool) {
-    return (await pool.query<AppendedRow>({ name: 'es_append_v2', text: APPEND_SQL, values }))
-      .rows;
+    return (await pool.query<AppendedRow>({ name: 'es_append_v2', text: APPEND_SQL, values })).rows;
   }
   return (await ctx.db.executeQuery<AppendedRow>(CompiledQuery.raw(APPEND_SQL, values))).rows;
 }

@@ -153,10 +153,7 @@ export function createEventStore<DB extends EventStoreTables>(
         .select('event_id')
         .where('event_id', '=', eventId)
         .unionAll(
-          db
-            .selectFrom('domain_events_archive')
-            .select('event_id')
-            .where('event_id', '=', eventId),
+          db.selectFrom('domain_events_archive').select('event_id').where('event_id', '=', eventId),
         )
         .executeTakeFirst()) !== undefined,
   };

@@ -31,7 +31,7 @@ const ev = (n: number, eventId?: string) => ({ eventId, type: 'Happened', data: 
 async function versionsInLog(store: EventStore, s: StreamName, count: number): Promise<number[]> {
   return eventually(async () => {
     const versions: number[] = [];
-    for (let c = START; ; ) {
+    for (let c = START; ;) {
       const batch = await store.readAllFrom(c, 1000);
       if (batch.events.length === 0) break;
       versions.push(...batch.events.filter((e) => e.streamId === s.id).map((e) => e.version));
@@ -182,9 +182,10 @@ describe('snapshots', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.msg).toContain('snapshot write failed');
     expect((await store.readStream({ type: 'Inventory', id })).length).toBe(1);
-    const { rows } = await t.pool.query('SELECT 1 FROM aggregate_snapshots WHERE aggregate_id = $1', [
-      id,
-    ]);
+    const { rows } = await t.pool.query(
+      'SELECT 1 FROM aggregate_snapshots WHERE aggregate_id = $1',
+      [id],
+    );
     expect(rows).toHaveLength(0);
   });
 

@@ -98,7 +98,11 @@ describe('retention', () => {
     expect(before['orders']!.length).toBe(60);
 
     await t.pool.query(`UPDATE domain_events SET created_at = now() - interval '400 days'`);
-    const report = await runRetention(t.store, { eventsDays: 365, snapshotsDays: 90, archive: true });
+    const report = await runRetention(t.store, {
+      eventsDays: 365,
+      snapshotsDays: 90,
+      archive: true,
+    });
     expect(report.archivedStreams).toBe(60);
     await runner.stop();
 
