@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const pool = createPool(config.databaseUrl, { applicationName: 'order-saga-worker', max: 20 });
   const store = createEventStore(
     createDb<EventStoreTables>(pool),
-    eventStoreOptionsFromConfig(config.eventStore),
+    eventStoreOptionsFromConfig(config.eventStore, { logger: log }),
   );
   await store.assertNotRestored();
   const dataConverter = createDataConverter(config.eventStore);
