@@ -105,8 +105,10 @@ export async function startPieces(
     const metrics = createMetrics({ db });
     const store = createEventStore(
       db,
-      eventStoreOptionsFromConfig(config.eventStore, { onAppended: metrics.onAppended }),
+      eventStoreOptionsFromConfig(config.eventStore, { onAppended: metrics.onAppended, logger: log }),
     );
+    // A database restored from a dump would hide its events from every reader: refuse it.
+    await store.assertNotRestored();
     await options.beforePieces?.(store);
     const dataConverter = createDataConverter(config.eventStore);
 

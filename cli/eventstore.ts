@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { runRetention } from '../activities/retention.activities';
 import { loadConfigOrExit } from '../config';
+import { rebaseTransactionIds } from '../eventstore';
 import { ensureRetentionSchedule, retentionScheduleId } from '../temporal/retention-schedule';
 import { action, connectDatabase, connectTemporal } from './connect';
 
@@ -46,6 +47,29 @@ program
           `${report.archived ? 'Archived' : 'Deleted'} ${report.archivedStreams} closed streams ` +
             `(${report.archivedEvents} events) older than ${opts.eventsDays} days; ` +
             `deleted ${report.deletedSnapshots} snapshots older than ${opts.snapshotsDays} days.\n`,
+        );
+      } finally {
+        await close();
+      }
+    }),
+  );
+
+program
+  .command('rebase-transaction-ids')
+  .description(
+    'after a pg_dump restore into another cluster: rewrite stored transaction ids so the log reads in order again (projections that cannot carry on are marked for a rebuild)',
+  )
+  .action(
+    action(async () => {
+      const { db, close } = await connectDatabase(config);
+      try {
+        const result = await rebaseTransactionIds(db);
+        process.stdout.write(
+          `Rebased ${result.events} events; projections carrying on: ${result.kept.join(', ') || 'none'}` +
+            (result.toRebuild.length
+              ? `; rebuild these: ${result.toRebuild.map((n) => `npm run projections -- rebuild ${n}`).join(' && ')}`
+              : '') +
+            '\n',
         );
       } finally {
         await close();

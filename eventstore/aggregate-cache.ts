@@ -5,7 +5,8 @@
 //
 // It can be stale (another process appended since), and that is safe because of how
 // handleCommand uses it: events decided from a cached state are appended with the cached
-// version as the expected version, so a stale state fails with a ConcurrencyError and the
+// version (and the position of its last event) as the expected version, so a stale state fails
+// with a ConcurrencyError and the
 // command reloads. What no append can check (a refusal, or a decision to append nothing) is
 // always decided again from a fresh load before it is returned.
 import { LRUCache } from 'lru-cache';
@@ -19,6 +20,11 @@ export interface CachedAggregate {
   version: number;
   /** The version of the newest snapshot (0: none), for the snapshot interval. */
   snapshotVersion: number;
+  /**
+   * Global position of the stream's last event: the append checks it with the version, since a
+   * stream deleted by retention and written again can reach the same version with other events.
+   */
+  position?: number;
 }
 
 export class AggregateCache {

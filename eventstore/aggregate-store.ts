@@ -14,6 +14,8 @@ export interface LoadedAggregate<State> {
   version: number;
   /** The version of the snapshot it was loaded from (0: none). */
   snapshotVersion: number;
+  /** Global position of the stream's last event (undefined: empty stream). */
+  position?: number;
 }
 
 export async function loadAggregate<State, Event extends DomainEvent>(
@@ -22,7 +24,7 @@ export async function loadAggregate<State, Event extends DomainEvent>(
   id: string,
 ): Promise<LoadedAggregate<State>> {
   const stream = { type: decider.aggregateType, id };
-  const { snapshot, events } = await store.readAggregate(
+  const { snapshot, events, lastPosition } = await store.readAggregate(
     stream,
     store.snapshotIntervalFor(stream.type) > 0 ? (decider.snapshotVersion ?? 1) : 0,
   );
@@ -30,7 +32,7 @@ export async function loadAggregate<State, Event extends DomainEvent>(
   let state = snapshot ? (snapshot.state as State) : decider.initialState();
   for (const event of events) state = decider.evolve(state, event as unknown as Event);
   const version = events.length === 0 ? from : events[events.length - 1]!.version;
-  return { state, version, snapshotVersion: from };
+  return { state, version, snapshotVersion: from, position: lastPosition };
 }
 
 export interface HandleOptions {
@@ -128,7 +130,12 @@ async function decideAndAppend<State, Command, Event extends DomainEvent>(
           type: event.type,
           data: event.data,
         })),
-        { metadata: options.metadata },
+        {
+          metadata: options.metadata,
+          // A cached version is checked with the position of its last event: a stream deleted by
+          // retention and written again can reach the same version with other events.
+          expectedLastPosition: fromStore ? undefined : loaded.position,
+        },
       );
       const state = events.reduce((s, e) => decider.evolve(s, e), loaded.state);
       const version = result.nextExpectedVersion;
@@ -139,13 +146,20 @@ async function decideAndAppend<State, Command, Event extends DomainEvent>(
         cache?.delete(stream);
         return { state, events, version };
       }
+      const position = result.positions[result.positions.length - 1]?.globalPosition;
       let snapshotVersion = loaded.snapshotVersion;
       const interval = store.snapshotIntervalFor(decider.aggregateType);
       if (interval > 0 && version - snapshotVersion >= interval) {
-        await store.writeSnapshot(stream, decider.snapshotVersion ?? 1, { version, state });
-        snapshotVersion = version;
+        // The events are committed: a snapshot is only a cache, so its failure must not turn
+        // the command into a failure (a retry without an idempotency key would append twice).
+        try {
+          await store.writeSnapshot(stream, decider.snapshotVersion ?? 1, { version, state });
+          snapshotVersion = version;
+        } catch (err) {
+          store.snapshotWriteFailed(stream, version, err);
+        }
       }
-      cache?.set(stream, { decider, state, version, snapshotVersion });
+      cache?.set(stream, { decider, state, version, snapshotVersion, position });
       return { state, events, version };
     } catch (err) {
       // A state the store had not confirmed may be behind (a conflict), or may meet this

@@ -2,14 +2,20 @@
 // the expected-version check and the insert happen together, and the unique
 // (aggregate_type, aggregate_id, version) key turns a lost race into a ConcurrencyError.
 import { randomUUID } from 'node:crypto';
-import { CompiledQuery, type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
 import { DatabaseError } from 'pg';
 import { canonicalJson } from './canonical-json';
 import { type CommitNotifier, notifySql } from './commit-notifier';
 import type { PayloadCodec } from './codec';
 import { poolOf, toSafeNumber } from './db';
-import { ConcurrencyError, EventIdConflictError } from './errors';
-import type { EventStoreTables } from './schema';
+import {
+  ConcurrencyError,
+  EventIdConflictError,
+  InvalidAppendError,
+  TransactionOrderError,
+} from './errors';
+import { logRelation } from './log-sql';
+import type { DomainEventsTable, EventStoreTables } from './schema';
 import type { AppendResult, EventMetadata, ExpectedVersion, NewEvent, StreamName } from './types';
 import type { UpcasterRegistry } from './upcasters';
 
@@ -26,6 +32,12 @@ export interface AppendContext {
 export interface AppendOptions {
   /** Merged under each event's own metadata. */
   metadata?: EventMetadata;
+  /**
+   * With a numeric expected version: the global position of the stream's last event as the
+   * caller saw it. A stream deleted by retention and written again reaches the same version
+   * with other events; this tells them apart (the aggregate cache passes it).
+   */
+  expectedLastPosition?: number;
 }
 
 const STREAM_VERSION_KEY = 'domain_events_stream_version_key';
@@ -33,31 +45,57 @@ const STREAM_VERSION_KEY = 'domain_events_stream_version_key';
 const MAX_ANY_ATTEMPTS = 1000;
 
 /**
- * The whole append as one statement: the expected-version check ($3, $4) and the insert of
- * every event ($5 payload bytes, $6 the rows as a JSON array) in stream order. One text for
- * every case, so it is prepared once per connection.
+ * The stream's last event, live or archived ($1 type, $2 id): archived streams keep their
+ * versions, so an id reused after retention is seen, not started again at version 1.
+ */
+const STREAM_HEAD_SQL = `
+  head AS (
+    SELECT coalesce(l.version, 0) AS v, l.global_position AS p, l.transaction_id AS tx
+    FROM (SELECT 1) one LEFT JOIN LATERAL (
+      SELECT version, global_position, transaction_id FROM (
+        (SELECT version, global_position, transaction_id FROM domain_events
+         WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version DESC LIMIT 1)
+        UNION ALL
+        (SELECT version, global_position, transaction_id FROM domain_events_archive
+         WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version DESC LIMIT 1)
+      ) both_tables ORDER BY version DESC LIMIT 1
+    ) l ON true
+  )`;
+
+/**
+ * The whole append as one statement: the expected-version check ($3, $4, and $7 the global
+ * position of the last event the caller saw, when it knows it), the transaction-order check,
+ * the archive's event ids ($8), and the insert of every event ($5 payload bytes, $6 the rows as
+ * a JSON array) in stream order. One text for every case, so it is prepared once per connection.
+ * The order check: inside a caller's transaction that already holds an xid, the stream's last
+ * event must not come from a younger transaction (the log orders by transaction id).
  */
 const APPEND_SQL = `
-  WITH cur AS (
-    SELECT coalesce(max(version), 0) AS v FROM domain_events
-    WHERE aggregate_type = $1 AND aggregate_id = $2
-  )
+  WITH ${STREAM_HEAD_SQL}
   INSERT INTO domain_events
     (event_id, aggregate_type, aggregate_id, version, event_type, schema_version,
      event_data, event_data_bytes, codec, key_id, metadata)
-  SELECT (e.value->>'event_id')::uuid, $1, $2, cur.v + e.ord,
+  SELECT (e.value->>'event_id')::uuid, $1, $2, head.v + e.ord,
          e.value->>'event_type', (e.value->>'schema_version')::int,
          CASE WHEN e.value->'event_data' = 'null'::jsonb THEN NULL ELSE e.value->'event_data' END,
          ($5::bytea[])[e.ord], e.value->>'codec', e.value->>'key_id', e.value->'metadata'
-  FROM cur, jsonb_array_elements($6::jsonb) WITH ORDINALITY AS e(value, ord)
+  FROM head, jsonb_array_elements($6::jsonb) WITH ORDINALITY AS e(value, ord)
   WHERE CASE $3::text
           WHEN 'any' THEN true
-          WHEN 'no_stream' THEN cur.v = 0
-          WHEN 'stream_exists' THEN cur.v > 0
-          ELSE cur.v = $4::int
+          WHEN 'no_stream' THEN head.v = 0
+          WHEN 'stream_exists' THEN head.v > 0
+          ELSE head.v = $4::int AND ($7::bigint IS NULL OR head.p = $7::bigint)
         END
+    AND (head.tx IS NULL OR pg_current_xact_id_if_assigned() IS NULL
+         OR head.tx <= pg_current_xact_id_if_assigned())
+    AND NOT EXISTS (SELECT 1 FROM domain_events_archive a WHERE a.event_id = ANY($8::uuid[]))
   ORDER BY e.ord
   RETURNING global_position, version`;
+
+/** Why an append wrote nothing: the stream's head as this transaction sees it. */
+const HEAD_SQL = `
+  WITH ${STREAM_HEAD_SQL}
+  SELECT v, p, coalesce(head.tx > pg_current_xact_id_if_assigned(), false) AS newer FROM head`;
 
 interface AppendedRow {
   global_position: string;
@@ -71,9 +109,54 @@ interface AppendedRow {
 async function runAppend(ctx: AppendContext, values: unknown[]): Promise<AppendedRow[]> {
   const pool = ctx.db.isTransaction ? undefined : poolOf(ctx.db);
   if (pool) {
-    return (await pool.query<AppendedRow>({ name: 'es_append_v1', text: APPEND_SQL, values })).rows;
+    return (await pool.query<AppendedRow>({ name: 'es_append_v2', text: APPEND_SQL, values })).rows;
   }
   return (await ctx.db.executeQuery<AppendedRow>(CompiledQuery.raw(APPEND_SQL, values))).rows;
+}
+
+interface StreamHead {
+  version: number;
+  /** Global position of the last event (undefined: no event). */
+  position: number | undefined;
+  /** The last event was written by a transaction younger than the caller's. */
+  newer: boolean;
+}
+
+async function streamHead(db: Kysely<EventStoreTables>, stream: StreamName): Promise<StreamHead> {
+  const { rows } = await db.executeQuery<{ v: number; p: string | null; newer: boolean }>(
+    CompiledQuery.raw(HEAD_SQL, [stream.type, stream.id]),
+  );
+  const row = rows[0]!;
+  return {
+    version: row.v,
+    position: row.p === null ? undefined : toSafeNumber(row.p, 'global_position'),
+    newer: row.newer,
+  };
+}
+
+function expectationHolds(
+  expected: ExpectedVersion,
+  head: StreamHead,
+  expectedLastPosition: number | undefined,
+): boolean {
+  if (expected === 'any') return true;
+  if (expected === 'no_stream') return head.version === 0;
+  if (expected === 'stream_exists') return head.version > 0;
+  return (
+    head.version === expected &&
+    (expectedLastPosition === undefined || head.position === expectedLastPosition)
+  );
+}
+
+function concurrencyError(
+  stream: StreamName,
+  expected: ExpectedVersion,
+  head: StreamHead,
+): ConcurrencyError {
+  // Same version, other events: the stream was deleted by retention and written again.
+  return typeof expected === 'number' && head.version === expected
+    ? new ConcurrencyError(stream, expected, head.version, 'the stream was written again since')
+    : new ConcurrencyError(stream, expected, head.version);
 }
 
 export async function appendToStream(
@@ -87,12 +170,26 @@ export async function appendToStream(
     throw new RangeError(`expected version must be a non-negative integer, got ${expected}`);
   }
   if (events.length === 0) {
-    return { nextExpectedVersion: await streamVersion(ctx.db, stream), positions: [] };
+    // Nothing to write, but the caller still learns whether its expectation holds.
+    const head = await streamHead(ctx.db, stream);
+    if (!expectationHolds(expected, head, options.expectedLastPosition))
+      throw concurrencyError(stream, expected, head);
+    return { nextExpectedVersion: head.version, positions: [] };
   }
 
-  const prepared = events.map((event) => {
+  const seen = new Set<string>();
+  const prepared = events.map((event, index) => {
     // Postgres prints uuids in lower case; ids are compared (and bound as AAD) in that form.
     const eventId = event.eventId?.toLowerCase() ?? randomUUID();
+    if (seen.has(eventId))
+      throw new InvalidAppendError(stream, `event id ${eventId} appears twice in one append`);
+    seen.add(eventId);
+    // The payload column takes a JSON value; "no payload" would break its check constraint.
+    if (event.data === null || event.data === undefined)
+      throw new InvalidAppendError(
+        stream,
+        `event ${index} (${event.type}) has no data: pass an object (e.g. {})`,
+      );
     const encoded = ctx.codec.encode(event.data, eventId);
     return {
       eventId,
@@ -117,6 +214,8 @@ export async function appendToStream(
     typeof expected === 'number' ? expected : 0,
     prepared.map((p) => p.bytes),
     JSON.stringify(prepared.map((p) => p.row)),
+    options.expectedLastPosition ?? null,
+    prepared.map((p) => p.eventId),
   ];
   // Inside a caller's transaction a failed statement would abort it: a savepoint keeps the
   // conflict recoverable there. On its own the statement is its own transaction (one round trip).
@@ -162,18 +261,32 @@ export async function appendToStream(
 
   const original = await findCommitted(ctx, stream, prepared);
   if (original) return original;
-  throw new ConcurrencyError(stream, expected, await streamVersion(ctx.db, stream));
+  const head = await streamHead(ctx.db, stream);
+  if (head.newer && expectationHolds(expected, head, options.expectedLastPosition))
+    throw new TransactionOrderError(stream);
+  throw concurrencyError(stream, expected, head);
 }
 
-async function streamVersion(db: Kysely<EventStoreTables>, stream: StreamName): Promise<number> {
-  const row = await db
-    .selectFrom('domain_events')
-    .select((eb) => eb.fn.max('version').as('v'))
-    .where('aggregate_type', '=', stream.type)
-    .where('aggregate_id', '=', stream.id)
-    .executeTakeFirst();
-  return row?.v ?? 0;
-}
+type CommittedRow = Pick<
+  Selectable<DomainEventsTable>,
+  | 'event_id'
+  | 'aggregate_type'
+  | 'aggregate_id'
+  | 'event_type'
+  | 'version'
+  | 'global_position'
+  | 'event_data'
+  | 'event_data_bytes'
+  | 'codec'
+  | 'key_id'
+>;
+
+/** Event ids are unique across the live and the archived log. */
+const FIND_COMMITTED_SQL = `
+  SELECT event_id, aggregate_type, aggregate_id, event_type, version, global_position,
+         event_data, event_data_bytes, codec, key_id
+  FROM ${logRelation('e')}
+  WHERE e.event_id = ANY($1::uuid[])`;
 
 /**
  * The retry of an append that already committed (an activity retried after its commit) finds
@@ -185,26 +298,9 @@ async function findCommitted(
   stream: StreamName,
   prepared: { eventId: string; type: string; data: unknown }[],
 ): Promise<AppendResult | undefined> {
-  const rows = await ctx.db
-    .selectFrom('domain_events')
-    .select([
-      'event_id',
-      'aggregate_type',
-      'aggregate_id',
-      'event_type',
-      'version',
-      'global_position',
-      'event_data',
-      'event_data_bytes',
-      'codec',
-      'key_id',
-    ])
-    .where(
-      'event_id',
-      'in',
-      prepared.map((p) => p.eventId),
-    )
-    .execute();
+  const { rows } = await ctx.db.executeQuery<CommittedRow>(
+    CompiledQuery.raw(FIND_COMMITTED_SQL, [prepared.map((p) => p.eventId)]),
+  );
   if (rows.length === 0) return undefined;
 
   const byId = new Map(rows.map((r) => [r.event_id, r]));

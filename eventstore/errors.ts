@@ -7,9 +7,10 @@ export class ConcurrencyError extends Error {
     readonly stream: StreamName,
     readonly expected: ExpectedVersion,
     readonly actual: number,
+    detail?: string,
   ) {
     super(
-      `Concurrency conflict on ${stream.type}-${stream.id}: expected version ${String(expected)}, actual ${actual}`,
+      `Concurrency conflict on ${stream.type}-${stream.id}: expected version ${String(expected)}, actual ${actual}${detail ? ` (${detail})` : ''}`,
     );
     this.name = 'ConcurrencyError';
   }
@@ -41,5 +42,51 @@ export class PayloadIntegrityError extends Error {
   constructor(readonly keyId: string) {
     super(`Encrypted payload failed authentication (key ${keyId}): it was altered or moved`);
     this.name = 'PayloadIntegrityError';
+  }
+}
+
+/** An append that cannot be right whatever the stream holds: a caller's bug, never retried. */
+export class InvalidAppendError extends Error {
+  readonly code = 'INVALID_APPEND';
+  constructor(
+    readonly stream: StreamName,
+    message: string,
+  ) {
+    super(`Invalid append to ${stream.type}-${stream.id}: ${message}`);
+    this.name = 'InvalidAppendError';
+  }
+}
+
+/**
+ * An append inside a caller's transaction that is older than the transaction of the stream's
+ * last event. The log is ordered by transaction id, so writing it would put this stream's new
+ * event before its previous one. Retry the whole transaction (a new one is younger).
+ */
+export class TransactionOrderError extends Error {
+  readonly code = 'TRANSACTION_ORDER_CONFLICT';
+  readonly retryable = true;
+  constructor(readonly stream: StreamName) {
+    super(
+      `Append to ${stream.type}-${stream.id} refused: this transaction started before the one that wrote the stream's last event, so its event would come first in the global log; retry the transaction`,
+    );
+    this.name = 'TransactionOrderError';
+  }
+}
+
+/**
+ * The database holds transaction ids ahead of the server's counter: it was restored from a
+ * logical dump into another cluster. Old rows would stay hidden behind pg_snapshot_xmin and new
+ * rows would sort before saved checkpoints.
+ */
+export class RestoredDatabaseError extends Error {
+  readonly code = 'TRANSACTION_IDS_AHEAD';
+  constructor(
+    readonly storedMax: string,
+    readonly serverNext: string,
+  ) {
+    super(
+      `Refusing to start: stored transaction ids reach ${storedMax} but this server's next is ${serverNext} (a pg_dump restored into another cluster?); recover with \`npm run eventstore -- rebase-transaction-ids\`, then rebuild the projections it names`,
+    );
+    this.name = 'RestoredDatabaseError';
   }
 }

@@ -5,10 +5,12 @@ import { appendToStream, type AppendContext, type AppendOptions } from './append
 import { type PayloadCodec, jsonCodec } from './codec';
 import { createCommitNotifier } from './commit-notifier';
 import { AggregateCache } from './aggregate-cache';
+import { RestoredDatabaseError } from './errors';
 import { KeyedQueue } from './keyed-queue';
 import { readAggregate } from './read-aggregate';
 import { readAllFrom } from './read-all';
 import { readStream } from './read-stream';
+import { assertTransactionIdsBehindServer } from './restore-check';
 import { archiveClosedStreams, type ArchiveOptions } from './retention';
 import {
   cleanupSnapshots,
@@ -38,6 +40,10 @@ export interface EventStoreOptions {
    * transaction never caches: what it writes may yet roll back.
    */
   aggregateCacheSize?: number;
+  /** Where the store reports what it recovers from (a failed snapshot write). */
+  logger?: { warn(obj: object, msg: string): void };
+  /** Called when a snapshot write fails after its events committed (e.g. to count it). */
+  onSnapshotWriteFailed?: (stream: StreamName, err: unknown) => void;
 }
 
 export const DEFAULT_AGGREGATE_CACHE_SIZE = 10_000;
@@ -58,8 +64,43 @@ export function createEventStore<DB extends EventStoreTables>(
   const snapshots = options.snapshots ?? { interval: 100 };
   const queue = new KeyedQueue();
   const cacheSize = options.aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE;
+  const stats = { snapshotWriteFailures: 0 };
+  // Checked once, before the store first touches the log: a database restored from a logical
+  // dump must not be read or written (restore-check.ts). A failed query is checked again.
+  let restoreCheck: Promise<void> | undefined;
+  const notRestored = (): Promise<void> =>
+    (restoreCheck ??= assertTransactionIdsBehindServer(db).catch((err: unknown) => {
+      if (!(err instanceof RestoredDatabaseError)) restoreCheck = undefined;
+      throw err;
+    }));
+  const append = async (
+    stream: StreamName,
+    expected: ExpectedVersion,
+    events: readonly NewEvent[],
+    appendOptions?: AppendOptions,
+  ) => {
+    await notRestored();
+    return appendToStream(ctx, stream, expected, events, appendOptions);
+  };
   return {
     db,
+    /** How payloads are encoded and decoded, and upcast on read (projections read with these). */
+    codec: ctx.codec,
+    upcasters: ctx.upcasters,
+    /** Counters of what the store recovered from. */
+    stats: stats as Readonly<typeof stats>,
+    /**
+     * A snapshot write failed after its events committed: logged and counted, never thrown
+     * (the command succeeded; the next load simply reads more events).
+     */
+    snapshotWriteFailed(stream: StreamName, version: number, err: unknown): void {
+      stats.snapshotWriteFailures += 1;
+      options.logger?.warn(
+        { err, stream: `${stream.type}-${stream.id}`, version },
+        'snapshot write failed after the append committed; the aggregate loads from its events',
+      );
+      options.onSnapshotWriteFailed?.(stream, err);
+    },
     aggregateCache: db.isTransaction || cacheSize === 0 ? undefined : new AggregateCache(cacheSize),
     /** Resolves once the NOTIFY for every append so far has been sent. */
     flushNotifications: () => ctx.notifier?.flush() ?? Promise.resolve(),
@@ -73,16 +114,30 @@ export function createEventStore<DB extends EventStoreTables>(
       // version (a lost race costs a wait for the winner's commit plus a retry). In a caller's
       // transaction the caller owns the ordering.
       db.isTransaction
-        ? appendToStream(ctx, stream, expected, events, appendOptions)
+        ? append(stream, expected, events, appendOptions)
         : queue.run(`${stream.type}\u0000${stream.id}`, () =>
-            appendToStream(ctx, stream, expected, events, appendOptions),
+            append(stream, expected, events, appendOptions),
           ),
-    readStream: (stream: StreamName, fromVersion?: number) => readStream(ctx, stream, fromVersion),
-    readAllFrom: (after: Checkpoint, limit?: number) => readAllFrom(ctx, after, limit),
+    /**
+     * Refuses (RestoredDatabaseError, one line on how to recover) a database whose stored
+     * transaction ids are ahead of the server's. Every read and append checks it once; call it
+     * at start to refuse there.
+     */
+    assertNotRestored: notRestored,
+    readStream: async (stream: StreamName, fromVersion?: number) => {
+      await notRestored();
+      return readStream(ctx, stream, fromVersion);
+    },
+    readAllFrom: async (after: Checkpoint, limit?: number) => {
+      await notRestored();
+      return readAllFrom(ctx, after, limit);
+    },
     snapshotIntervalFor: (aggregateType: string) => snapshotIntervalFor(snapshots, aggregateType),
     /** The newest snapshot of this shape (0: none wanted) and the events after it, in one query. */
-    readAggregate: (stream: StreamName, snapshotVersion: number) =>
-      readAggregate(ctx, stream, snapshotVersion),
+    readAggregate: async (stream: StreamName, snapshotVersion: number) => {
+      await notRestored();
+      return readAggregate(ctx, stream, snapshotVersion);
+    },
     readSnapshot: (stream: StreamName, snapshotVersion: number) =>
       readSnapshot(ctx, stream, snapshotVersion),
     writeSnapshot: (stream: StreamName, snapshotVersion: number, snapshot: Snapshot) =>
@@ -91,11 +146,15 @@ export function createEventStore<DB extends EventStoreTables>(
     cleanupSnapshots: (maxAgeDays: number) => cleanupSnapshots(ctx, maxAgeDays),
     archiveClosedStreams: (archiveOptions: ArchiveOptions) =>
       archiveClosedStreams(ctx, archiveOptions),
+    /** Whether the event id is stored, in the live log or the archive. */
     hasEvent: async (eventId: string) =>
       (await db
         .selectFrom('domain_events')
         .select('event_id')
         .where('event_id', '=', eventId)
+        .unionAll(
+          db.selectFrom('domain_events_archive').select('event_id').where('event_id', '=', eventId),
+        )
         .executeTakeFirst()) !== undefined,
   };
 }

@@ -9,3 +9,5 @@ export * from './upcasters';
 export * from './options-from-config';
 export * from './retention';
 export * from './snapshots';
+export * from './log-sql';
+export * from './restore-check';

@@ -15,7 +15,10 @@ export interface EventStoreSettings {
 
 export function eventStoreOptionsFromConfig(
   settings: EventStoreSettings,
-  extra: Pick<EventStoreOptions, 'onAppended' | 'upcasters'> = {},
+  extra: Pick<
+    EventStoreOptions,
+    'onAppended' | 'upcasters' | 'logger' | 'onSnapshotWriteFailed'
+  > = {},
 ): EventStoreOptions {
   return {
     ...extra,

@@ -3,7 +3,8 @@
 // every command, so it is one named statement, planned once per connection.
 import { CompiledQuery } from 'kysely';
 import type { AppendContext } from './append-to-stream';
-import { poolOf } from './db';
+import { poolOf, toSafeNumber } from './db';
+import { logRelation } from './log-sql';
 import { toRecordedEvent } from './recorded-event';
 import { snapshotAad, type Snapshot } from './snapshots';
 import type { RecordedEvent, StreamName } from './types';
@@ -13,10 +14,15 @@ const READ_AGGREGATE_SQL = `
     SELECT version, snapshot_data, snapshot_data_bytes, codec, key_id
     FROM aggregate_snapshots
     WHERE $3::int > 0 AND aggregate_type = $1 AND aggregate_id = $2 AND snapshot_version = $3
+      AND upcaster_set = $4
     ORDER BY version DESC
     LIMIT 1
   )
-  SELECT 0 AS part, NULL::bigint AS global_position, NULL::xid8 AS transaction_id,
+  SELECT 0 AS part,
+         (SELECT s.global_position FROM ${logRelation('s')}
+          WHERE s.aggregate_type = $1 AND s.aggregate_id = $2 AND s.version = snap.version)
+           AS global_position,
+         NULL::xid8 AS transaction_id,
          NULL::uuid AS event_id, $1 AS aggregate_type, $2 AS aggregate_id, version,
          NULL AS event_type, NULL::int AS schema_version, snapshot_data AS event_data,
          snapshot_data_bytes AS event_data_bytes, codec, key_id, NULL::jsonb AS metadata,
@@ -26,9 +32,9 @@ const READ_AGGREGATE_SQL = `
   SELECT 1, global_position, transaction_id, event_id, aggregate_type, aggregate_id, version,
          event_type, schema_version, event_data, event_data_bytes, codec, key_id, metadata,
          created_at
-  FROM domain_events
-  WHERE aggregate_type = $1 AND aggregate_id = $2
-    AND version > coalesce((SELECT version FROM snap), 0)
+  FROM ${logRelation('e')}
+  WHERE e.aggregate_type = $1 AND e.aggregate_id = $2
+    AND e.version > coalesce((SELECT version FROM snap), 0)
   ORDER BY part, version`;
 
 type Row = Parameters<typeof toRecordedEvent>[1] & { part: number };
@@ -36,6 +42,8 @@ type Row = Parameters<typeof toRecordedEvent>[1] & { part: number };
 export interface AggregateRead {
   snapshot: Snapshot | undefined;
   events: RecordedEvent[];
+  /** Global position of the stream's last event (undefined: the stream is empty). */
+  lastPosition: number | undefined;
 }
 
 /** `snapshotVersion` 0 reads no snapshot (snapshots off). */
@@ -44,16 +52,21 @@ export async function readAggregate(
   stream: StreamName,
   snapshotVersion: number,
 ): Promise<AggregateRead> {
-  const values = [stream.type, stream.id, snapshotVersion];
+  const values = [stream.type, stream.id, snapshotVersion, ctx.upcasters.fingerprint()];
   const pool = ctx.db.isTransaction ? undefined : poolOf(ctx.db);
   const rows = pool
-    ? (await pool.query<Row>({ name: 'es_read_aggregate_v1', text: READ_AGGREGATE_SQL, values }))
+    ? (await pool.query<Row>({ name: 'es_read_aggregate_v2', text: READ_AGGREGATE_SQL, values }))
         .rows
     : (await ctx.db.executeQuery<Row>(CompiledQuery.raw(READ_AGGREGATE_SQL, values))).rows;
 
   const first = rows[0];
   let snapshot: Snapshot | undefined;
+  let snapshotPosition: number | undefined;
   if (first && first.part === 0) {
+    snapshotPosition =
+      first.global_position === null
+        ? undefined
+        : toSafeNumber(first.global_position, 'global_position');
     const state = ctx.codec.decode(
       {
         codec: first.codec,
@@ -66,5 +79,6 @@ export async function readAggregate(
     snapshot = { version: first.version, state };
   }
   const events = (snapshot ? rows.slice(1) : rows).map((row) => toRecordedEvent(ctx, row));
-  return { snapshot, events };
+  const lastPosition = events[events.length - 1]?.globalPosition ?? snapshotPosition;
+  return { snapshot, events, lastPosition };
 }

@@ -1,7 +1,9 @@
 // Retention of the event log (SPEC section 4): streams that are closed (their last event is a
 // closing event such as OrderCompleted) and quiet for longer than the limit move to
-// domain_events_archive (or are deleted when archiving is off), with their snapshots. A live
-// stream is never touched, so retention never changes what a live stream loads.
+// domain_events_archive (or are deleted when archiving is off), with their snapshots, once every
+// projection has read them (projection_checkpoints). A live stream is never touched, so
+// retention never changes what a live stream loads; readers walk the archive and the live table
+// as one log (log-sql.ts), so a rebuild after retention sees every event.
 import { sql } from 'kysely';
 import type { AppendContext } from './append-to-stream';
 
@@ -55,6 +57,14 @@ export async function archiveClosedStreams(
               WHERE later.aggregate_type = e.aggregate_type
                 AND later.aggregate_id = e.aggregate_id
                 AND later.version > e.version)
+            -- Only what every projection has read: one that is failed or behind still needs
+            -- the stream in the live table (and, when archiving is off, at all).
+            AND NOT EXISTS (
+              SELECT 1 FROM domain_events unread, projection_checkpoints c
+              WHERE unread.aggregate_type = e.aggregate_type
+                AND unread.aggregate_id = e.aggregate_id
+                AND (unread.transaction_id, unread.global_position)
+                    > (c.transaction_id, c.global_position))
           LIMIT ${batchSize}
         ),
         moved AS (

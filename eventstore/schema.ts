@@ -24,6 +24,8 @@ export interface AggregateSnapshotsTable {
   aggregate_id: string;
   version: number;
   snapshot_version: number;
+  /** UpcasterRegistry.fingerprint() of the set the state was folded under. */
+  upcaster_set: Generated<string>;
   snapshot_data: unknown;
   snapshot_data_bytes: Buffer | null;
   codec: Generated<string>;

@@ -1,6 +1,7 @@
 // Aggregate snapshots: the folded state of a stream at a version, stored through the payload
 // codec like events. A snapshot is only a cache of its events, so losing one never changes
-// what an aggregate loads; one of another shape (snapshot_version) is ignored.
+// what an aggregate loads; one of another shape (snapshot_version) or folded under another set
+// of upcasters (upcaster_set) is ignored.
 import { sql } from 'kysely';
 import type { AppendContext } from './append-to-stream';
 import type { StreamName } from './types';
@@ -43,6 +44,7 @@ export async function readSnapshot(
     .where('aggregate_type', '=', stream.type)
     .where('aggregate_id', '=', stream.id)
     .where('snapshot_version', '=', snapshotVersion)
+    .where('upcaster_set', '=', ctx.upcasters.fingerprint())
     .orderBy('version', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -71,6 +73,7 @@ export async function writeSnapshot(
     aggregate_id: stream.id,
     version: snapshot.version,
     snapshot_version: snapshotVersion,
+    upcaster_set: ctx.upcasters.fingerprint(),
     snapshot_data: encoded.bytes ? null : JSON.stringify(encoded.json),
     snapshot_data_bytes: encoded.bytes,
     codec: encoded.codec,
@@ -86,13 +89,17 @@ export async function writeSnapshot(
         .columns(['aggregate_type', 'aggregate_id', 'version'])
         .doUpdateSet({
           snapshot_version: (eb) => eb.ref('excluded.snapshot_version'),
+          upcaster_set: (eb) => eb.ref('excluded.upcaster_set'),
           snapshot_data: sql`excluded.snapshot_data`,
           snapshot_data_bytes: (eb) => eb.ref('excluded.snapshot_data_bytes'),
           codec: (eb) => eb.ref('excluded.codec'),
           key_id: (eb) => eb.ref('excluded.key_id'),
           created_at: sql<Date>`now()`,
         })
-        .where(sql<boolean>`aggregate_snapshots.snapshot_version <> excluded.snapshot_version`),
+        .where(
+          sql<boolean>`(aggregate_snapshots.snapshot_version, aggregate_snapshots.upcaster_set)
+            <> (excluded.snapshot_version, excluded.upcaster_set)`,
+        ),
     )
     .execute();
 }

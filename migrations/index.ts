@@ -1,19 +1,24 @@
 // Runs every migration with Kysely's Migrator. The list is explicit (not a folder scan) so it
 // works the same under tsx, Jest and a compiled build.
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { assertTransactionIdsBehindServer } from '../eventstore/restore-check';
 import * as m0001 from './0001_event_store';
 import * as m0002 from './0002_read_models';
 import * as m0003 from './0003_event_store_codecs_retention';
+import * as m0004 from './0004_log_archive_reads';
 
 const migrations: Record<string, Migration> = {
   '0001_event_store': m0001,
   '0002_read_models': m0002,
   '0003_event_store_codecs_retention': m0003,
+  '0004_log_archive_reads': m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 
+/** Refuses a database restored from a logical dump (eventstore/restore-check.ts) first. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  await assertTransactionIdsBehindServer(db);
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -4,10 +4,11 @@
 import type pg from 'pg';
 import {
   type Checkpoint,
-  defaultUpcasters,
   type EventStore,
+  logOrder,
+  logRelation,
   type RecordedEvent,
-  type UpcasterRegistry,
+  visibleAfter,
 } from '../eventstore';
 
 export interface LogBatch {
@@ -37,12 +38,11 @@ export class LogReader {
 
   static fast(
     pool: pg.Pool,
-    store: Pick<EventStore, 'readAllFrom'>,
+    store: Pick<EventStore, 'codec' | 'upcasters'>,
     types: ReadonlySet<string>,
     batchSize: number,
-    upcasters?: UpcasterRegistry,
   ): LogReader {
-    return new LogReader(fastReadAll(pool, store, types, upcasters), batchSize);
+    return new LogReader(fastReadAll(pool, store, types), batchSize);
   }
 
   read(after: Checkpoint): Promise<LogBatch> {
@@ -83,21 +83,57 @@ export class LogReader {
   }
 }
 
+/** Why an event could not be decoded (a missing key, a corrupt payload), when it could not. */
+const undecodable = new WeakMap<RecordedEvent, Error>();
+
+export function undecodableReason(event: RecordedEvent): Error | undefined {
+  return undecodable.get(event);
+}
+
+/** Columns the narrow read takes from the log (no metadata). */
+const FAST_COLUMNS = [
+  'global_position',
+  'transaction_id',
+  'event_id',
+  'aggregate_type',
+  'aggregate_id',
+  'version',
+  'event_type',
+  'schema_version',
+  'event_data',
+  'event_data_bytes',
+  'codec',
+  'key_id',
+  'created_at',
+];
+
+const FAST_READ_SQL = `
+  SELECT e.global_position, e.transaction_id::text AS txid, e.event_id, e.aggregate_type,
+         e.aggregate_id, e.version, e.event_type, e.schema_version, e.codec, e.key_id,
+         CASE WHEN e.event_type = ANY($4::text[]) THEN e.event_data END AS event_data,
+         CASE WHEN e.event_type = ANY($4::text[]) THEN e.event_data_bytes END AS event_data_bytes,
+         (extract(epoch FROM e.created_at) * 1000)::float8 AS created_ms
+  FROM ${logRelation('e', FAST_COLUMNS)}
+  WHERE ${visibleAfter('e', '$1', '$2')}
+  ORDER BY ${logOrder('e')}
+  LIMIT $3`;
+
 /**
- * The event store's gap-free read of the log (rows below pg_snapshot_xmin, in
+ * The event store's gap-free read of the log (live and archived rows below pg_snapshot_xmin, in
  * (transaction_id, global_position) order), narrowed to what projections use: the payload only
  * of the event types they handle, no metadata. It is about twice as fast as the general read,
- * which is most of a catch-up's cost. A batch holding a handled event stored with another codec
- * (compressed, encrypted) is read again through the store, which decodes it: the same rows, as
- * rows that become visible later always sort after these.
+ * which is most of a catch-up's cost. Only handled events are decoded (with the store's codec)
+ * and upcast (with the store's upcasters). An event that cannot be decoded does not fail the
+ * read, which several projections share: it is marked (undecodableReason), and each projection
+ * that handles it fails on it, naming it, while the others go on.
  */
 export function fastReadAll(
   pool: pg.Pool,
-  store: Pick<EventStore, 'readAllFrom'>,
+  store: Pick<EventStore, 'codec' | 'upcasters'>,
   types: ReadonlySet<string>,
-  upcasters: UpcasterRegistry = defaultUpcasters(),
 ): ReadAll {
   const typeList = [...types];
+  const { codec, upcasters } = store;
   return async (after, limit) => {
     const { rows } = await pool.query<{
       global_position: string;
@@ -109,28 +145,13 @@ export function fastReadAll(
       event_type: string;
       schema_version: number;
       codec: string;
+      key_id: string | null;
       event_data: unknown;
+      event_data_bytes: Buffer | null;
       created_ms: number;
-    }>(
-      `SELECT global_position, transaction_id::text AS txid, event_id, aggregate_type,
-              aggregate_id, version, event_type, schema_version, codec,
-              CASE WHEN event_type = ANY($4::text[]) THEN event_data END AS event_data,
-              (extract(epoch FROM created_at) * 1000)::float8 AS created_ms
-       FROM domain_events
-       WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY domain_events.transaction_id, domain_events.global_position
-       LIMIT $3`,
-      [after.transactionId, after.globalPosition, limit, typeList],
-    );
-    if (rows.some((r) => r.codec !== 'json' && types.has(r.event_type)))
-      return store.readAllFrom(after, rows.length);
+    }>(FAST_READ_SQL, [after.transactionId, after.globalPosition, limit, typeList]);
     const events = rows.map((row): RecordedEvent => {
-      const handled = types.has(row.event_type);
-      const { schemaVersion, data } = handled
-        ? upcasters.upcast(row.event_type, row.schema_version, row.event_data)
-        : { schemaVersion: row.schema_version, data: null };
-      return {
+      const event: RecordedEvent = {
         globalPosition: Number(row.global_position),
         transactionId: row.txid,
         eventId: row.event_id,
@@ -138,12 +159,33 @@ export function fastReadAll(
         streamId: row.aggregate_id,
         version: row.version,
         type: row.event_type,
-        schemaVersion,
-        data,
+        schemaVersion: row.schema_version,
+        data: null,
         metadata: {},
         // Parsed from epoch milliseconds: much cheaper than the driver's timestamp parser.
         createdAt: new Date(row.created_ms),
       };
+      if (!types.has(row.event_type)) return event;
+      try {
+        const stored =
+          row.codec === 'json'
+            ? row.event_data
+            : codec.decode(
+                {
+                  codec: row.codec,
+                  json: row.event_data,
+                  bytes: row.event_data_bytes,
+                  keyId: row.key_id,
+                },
+                row.event_id,
+              );
+        const upcast = upcasters.upcast(row.event_type, row.schema_version, stored);
+        event.schemaVersion = upcast.schemaVersion;
+        event.data = upcast.data;
+      } catch (err) {
+        undecodable.set(event, err instanceof Error ? err : new Error(String(err)));
+      }
+      return event;
     });
     const last = events[events.length - 1];
     return {

@@ -187,11 +187,10 @@ export const ordersProjection: Projection = {
   async apply({ client, table }, events) {
     if (events.length === 0) return;
     const orders = table('orders');
-    // Orders created in earlier batches; timestamps as text so they are written back exactly.
-    const createdHere = new Set(
-      events.filter((e) => e.type === 'OrderCreated').map((e) => e.streamId),
-    );
-    const ids = [...new Set(events.map((e) => e.streamId))].filter((id) => !createdHere.has(id));
+    // Every order the batch touches, those it creates too: a second OrderCreated for an order
+    // already in the read model (an id reused, a replay one event at a time) must find it and
+    // fail, never overwrite it. Timestamps as text so they are written back exactly.
+    const ids = [...new Set(events.map((e) => e.streamId))];
     const before = new Map<string, OrderRow>();
     if (ids.length > 0) {
       const { rows } = await client.query<OrderRow & { total_amount: string }>(

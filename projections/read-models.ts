@@ -2,6 +2,7 @@
 // camelCase shapes with money in integer cents.
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { OrdersTable, ProjectionDb } from './schema';
+import { logRelation, visibleAfter } from '../eventstore/log-sql';
 
 const iso = (v: Date | string | null) => (v === null ? null : new Date(v).toISOString());
 
@@ -238,9 +239,9 @@ export async function projectionStatus(db: Kysely<ProjectionDb>): Promise<Projec
     SELECT c.*, lag.n AS lag_events, lag.oldest AS oldest_pending
     FROM projection_checkpoints c
     CROSS JOIN LATERAL (
-      SELECT count(*) AS n, min(e.created_at) AS oldest FROM domain_events e
-      WHERE (e.transaction_id, e.global_position) > (c.transaction_id, c.global_position)
-        AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      SELECT count(*) AS n, min(e.created_at) AS oldest
+      FROM ${sql.raw(logRelation('e', ['transaction_id', 'global_position', 'created_at']))}
+      WHERE ${sql.raw(visibleAfter('e', 'c.transaction_id', 'c.global_position'))}
     ) lag
     ORDER BY c.name`.execute(db);
   return rows.map((r) => ({

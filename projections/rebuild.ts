@@ -3,17 +3,18 @@
 // keep arriving meanwhile: the swap catches up the last ones under lock and hands the live
 // runner a checkpoint that matches the new tables exactly.
 import pg from 'pg';
-import type { Checkpoint, EventStore } from '../eventstore';
-import { START } from '../eventstore';
+import type { Checkpoint, EventStore, RecordedEvent } from '../eventstore';
+import { logRelation, poolOf, START } from '../eventstore';
 import { fastReadAll } from './log-reader';
-import { type Projection, quoteIdent } from './projection';
-import { connectionOptions } from './runner';
+import { type Projection, ProjectionApplyError, quoteIdent } from './projection';
+import { connectionOptions, handledEvents, isEventFault } from './runner';
 
 export interface RebuildOptions {
   databaseUrl: string;
-  store: Pick<EventStore, 'readAllFrom'>;
+  /** Its codec and upcasters decode the events the projection handles. */
+  store: Pick<EventStore, 'readAllFrom' | 'db' | 'codec' | 'upcasters' | 'assertNotRestored'>;
   projection: Projection;
-  /** A pool on the same database, for the projections' faster read of the log. */
+  /** A pool on the same database, for the projections' narrow read (default: the store's). */
   readPool?: pg.Pool;
   batchSize?: number;
   /** Called after each batch: events read so far, and the size of the log when we started. */
@@ -25,6 +26,21 @@ export interface RebuildResult {
   applied: number;
   checkpoint: Checkpoint;
   ms: number;
+}
+
+/** An event the projection cannot decode or apply: nothing was swapped in. */
+export class RebuildFailedError extends Error {
+  readonly code = 'REBUILD_FAILED';
+  constructor(
+    readonly projection: string,
+    readonly event: RecordedEvent | undefined,
+    reason: string,
+  ) {
+    super(
+      `rebuild of ${projection} stopped${event ? ` at event ${event.globalPosition} (${event.type} ${event.streamType}-${event.streamId} v${event.version})` : ''}: ${reason}; the live read model is unchanged`,
+    );
+    this.name = 'RebuildFailedError';
+  }
 }
 
 export class RebuildRunningError extends Error {
@@ -43,6 +59,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const { projection } = options;
   const started = Date.now();
   const batchSize = options.batchSize ?? 10_000;
+  await options.store.assertNotRestored();
   const client = new pg.Client(
     connectionOptions(options.databaseUrl, `projection-rebuild:${projection.name}`),
   );
@@ -61,11 +78,12 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       );
     }
     const { rows: size } = await client.query<{ n: string }>(
-      `SELECT count(*) AS n FROM domain_events`,
+      `SELECT count(*) AS n FROM ${logRelation('e', ['event_id'])}`,
     );
     const total = Number(size[0]?.n ?? 0);
-    const readAll = options.readPool
-      ? fastReadAll(options.readPool, options.store, projection.handles)
+    const pool = options.readPool ?? poolOf(options.store.db);
+    const readAll = pool
+      ? fastReadAll(pool, options.store, projection.handles)
       : (after: Checkpoint, limit: number) => options.store.readAllFrom(after, limit);
     const shadow = { client, table: (name: string) => qualified(shadowName(name)) };
 
@@ -78,9 +96,20 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       for (;;) {
         const batch = await readAll(checkpoint, batchSize);
         if (batch.events.length === 0) return;
-        const handled = batch.events.filter((e) => projection.handles.has(e.type));
         if (!inTransaction) await client.query('BEGIN');
-        if (handled.length > 0) await projection.apply(shadow, handled);
+        let handled: RecordedEvent[];
+        try {
+          handled = handledEvents(projection, batch.events);
+          if (handled.length > 0) await projection.apply(shadow, handled);
+        } catch (err) {
+          if (!isEventFault(err)) throw err;
+          const reason = err instanceof Error ? err.message : String(err);
+          throw new RebuildFailedError(
+            projection.name,
+            err instanceof ProjectionApplyError ? err.event : undefined,
+            reason,
+          );
+        }
         if (!inTransaction) await client.query('COMMIT');
         checkpoint = batch.checkpoint;
         lastEventAt = batch.events[batch.events.length - 1]!.createdAt;

@@ -6,19 +6,19 @@
 // has its own connection and loop: one that fails (or loses its connection) stops only itself.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Checkpoint, EventStore, RecordedEvent, UpcasterRegistry } from '../eventstore';
-import { type LogBatch, LogReader } from './log-reader';
+import { type Checkpoint, type EventStore, poolOf, type RecordedEvent } from '../eventstore';
+import { type LogBatch, LogReader, undecodableReason } from './log-reader';
 import { liveTables, type Projection, ProjectionApplyError } from './projection';
 
 export interface RunnerOptions {
   databaseUrl: string;
-  store: Pick<EventStore, 'readAllFrom'>;
+  /** Its codec and upcasters decode the events (only those a projection handles). */
+  store: Pick<EventStore, 'readAllFrom' | 'db' | 'codec' | 'upcasters' | 'assertNotRestored'>;
   /**
-   * A pool on the same database: when given, the log is read with the projections' narrow
-   * query (log-reader.ts), falling back to the store for payloads it cannot decode.
+   * A pool on the same database for the projections' narrow read of the log (log-reader.ts);
+   * default: the store's own pool.
    */
   readPool?: pg.Pool;
-  upcasters?: UpcasterRegistry;
   projections: readonly Projection[];
   /** Events per batch (and per transaction). */
   batchSize?: number;
@@ -89,12 +89,15 @@ export class ProjectionRunner {
   constructor(private readonly options: RunnerOptions) {
     const batchSize = options.batchSize ?? 10_000;
     const types = new Set(options.projections.flatMap((p) => [...p.handles]));
-    this.reader = options.readPool
-      ? LogReader.fast(options.readPool, options.store, types, batchSize, options.upcasters)
+    const pool = options.readPool ?? poolOf(options.store.db);
+    this.reader = pool
+      ? LogReader.fast(pool, options.store, types, batchSize)
       : LogReader.fromStore(options.store, batchSize);
   }
 
+  /** Refuses a database restored from a logical dump (RestoredDatabaseError) before reading. */
   async start(): Promise<void> {
+    await this.options.store.assertNotRestored();
     if (this.options.listen !== false) this.listenerLoop = this.listen();
     for (const projection of this.options.projections) {
       this.states.set(projection.name, 'starting');
@@ -352,7 +355,7 @@ export async function applyBatch(
   events: readonly RecordedEvent[],
   to: Checkpoint,
 ): Promise<number> {
-  const handled = events.filter((e) => projection.handles.has(e.type));
+  const handled = handledEvents(projection, events);
   await client.query('BEGIN');
   try {
     const moved = await client.query(
@@ -380,6 +383,32 @@ export async function applyBatch(
     throw err;
   }
 }
+
+/**
+ * The events of a batch the projection handles. One that could not be decoded (a key missing,
+ * a corrupt payload) is this projection's fault: it fails here, named, like any event it cannot
+ * apply, while projections that do not handle it go on.
+ */
+export function handledEvents(
+  projection: Projection,
+  events: readonly RecordedEvent[],
+): RecordedEvent[] {
+  const handled = events.filter((e) => projection.handles.has(e.type));
+  for (const event of handled) {
+    const reason = undecodableReason(event);
+    if (reason)
+      throw new ProjectionApplyError(
+        event,
+        `cannot decode the event: ${reason.message}${codeOf(reason)}`,
+      );
+  }
+  return handled;
+}
+
+const codeOf = (err: Error) => {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? ` [${code}]` : '';
+};
 
 async function markFailed(
   client: pg.ClientBase,

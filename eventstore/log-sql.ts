@@ -1,0 +1,48 @@
+// The global log as readers see it: domain_events and domain_events_archive as one relation
+// (retention moves rows to the archive with their positions, so merged in
+// (transaction_id, global_position) order they are the log as it was written), read only below
+// pg_snapshot_xmin. Every reader of the log builds its query here, so the gap-free bound lives
+// in one place.
+
+/** Columns both tables share, in the order of the archive's INSERT. */
+export const LOG_COLUMNS = [
+  'global_position',
+  'transaction_id',
+  'event_id',
+  'aggregate_type',
+  'aggregate_id',
+  'version',
+  'event_type',
+  'schema_version',
+  'event_data',
+  'event_data_bytes',
+  'codec',
+  'key_id',
+  'metadata',
+  'created_at',
+] as const;
+
+/**
+ * The live and archived events as one relation, aliased `alias`. The planner pushes the
+ * predicates below into both branches and merges their (transaction_id, global_position)
+ * index scans, so a read after a checkpoint stays an ordered index walk.
+ */
+export function logRelation(alias = 'e', columns: readonly string[] = LOG_COLUMNS): string {
+  const list = columns.join(', ');
+  return `(SELECT ${list} FROM domain_events UNION ALL SELECT ${list} FROM domain_events_archive) ${alias}`;
+}
+
+/**
+ * The gap-free predicate: rows after the checkpoint `(txParam, posParam)` whose transaction is
+ * older than every transaction still in progress. Identity values are handed out before commit,
+ * so without the bound a reader could pass a row that becomes visible later.
+ */
+export function visibleAfter(alias: string, txParam: string, posParam: string): string {
+  return (
+    `(${alias}.transaction_id, ${alias}.global_position) > (${txParam}::xid8, ${posParam}::bigint)` +
+    ` AND ${alias}.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`
+  );
+}
+
+/** The order the log is read (and checkpointed) in. */
+export const logOrder = (alias: string) => `${alias}.transaction_id, ${alias}.global_position`;
