@@ -94,6 +94,43 @@ describe('archived streams keep their ids', () => {
   });
 });
 
+describe('an order id used again after its order was archived', () => {
+  it('is refused by the order itself, loaded from the archive', async () => {
+    const id = randomUUID();
+    const create: OrderCommand = {
+      type: 'CreateOrder',
+      orderId: id,
+      customerId: 'alice',
+      currency: 'USD',
+      lines: [{ productId: 'SKU-MUG', quantity: 1, unitPriceCents: 1250 }],
+      shippingAddress: null,
+      now: new Date().toISOString(),
+    };
+    await handleCommand(t.store, OrderDecider, id, create, { expectNew: true });
+    await handleCommand(t.store, OrderDecider, id, {
+      type: 'CompleteOrder',
+      now: new Date().toISOString(),
+    });
+    await ageAndArchive({ type: 'Order', id }, true);
+
+    const again = createEventStore(t.db); // another process: nothing cached
+    await expect(
+      handleCommand(
+        again,
+        OrderDecider,
+        id,
+        { ...create, customerId: 'mallory' },
+        { expectNew: true },
+      ),
+    ).rejects.toMatchObject({ code: 'ORDER_ALREADY_EXISTS' });
+    expect((await again.readStream({ type: 'Order', id })).map((e) => e.type)).toEqual([
+      'OrderCreated',
+      'OrderItemAdded',
+      'OrderCompleted',
+    ]);
+  });
+});
+
 describe('the global order inside callers’ transactions', () => {
   it('refuses, retryably, an append from a transaction older than the stream’s last one (T1/T2)', async () => {
     const s = stream();
