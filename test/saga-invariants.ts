@@ -140,6 +140,9 @@ export async function checkSagaInvariants(
         ledger.credit.set(id, c);
         break;
       }
+      case 'CompensationSkipped':
+        // An operator's decision (skipCompensation): it moves no stock and no credit.
+        break;
       default:
         violations.push(`unknown event type ${event.type}`);
     }
