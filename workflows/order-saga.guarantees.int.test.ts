@@ -280,3 +280,64 @@ describe('reset', () => {
     );
   });
 });
+
+test('a Temporal cancellation while confirm is retrying leaves no half-confirmed order', async () => {
+  const orderId = id('cancel-confirm');
+  const [a, b] = [id('P-confirm-a'), id('P-confirm-b')];
+  await restockProduct(database.store, a, 5);
+  await restockProduct(database.store, b, 5);
+  await grantCredit(database.store, id('c-cancel-confirm'), 100_00);
+  // Commits of B fail until the trigger is dropped: confirm commits A, then retries on B.
+  await database.pool.query(`
+    CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.event_type = 'ReservationCommitted' AND NEW.aggregate_id = '${b}' THEN
+        RAISE EXCEPTION 'commit refused by the test';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER refuse_commit BEFORE INSERT ON domain_events
+      FOR EACH ROW EXECUTE FUNCTION refuse_commit();`);
+  try {
+    await orders.start({
+      orderId,
+      customerId: id('c-cancel-confirm'),
+      items: [
+        { productId: a, quantity: 1, unitPriceCents: 1_000 },
+        { productId: b, quantity: 1, unitPriceCents: 1_000 },
+      ],
+    });
+    await eventually(
+      async () => ((await types('Inventory', a)).includes('ReservationCommitted') ? true : undefined),
+      30_000,
+      'A committed',
+    );
+    const handle = worker.client.workflow.getHandle(`order-${orderId}`);
+    await eventually(
+      async () => {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return pending.some((p) => (p.attempt ?? 0) >= 2) ? true : undefined;
+      },
+      30_000,
+      'confirm retrying',
+    );
+    await handle.cancel();
+    // The cancellation does not interrupt confirm: the saga is still on it.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await orders.state(orderId)).toMatchObject({ step: 'confirm_order' });
+  } finally {
+    await database.pool.query('DROP TRIGGER refuse_commit ON domain_events');
+  }
+  await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
+  expect(await types('Inventory', a)).toEqual([
+    'StockRestocked',
+    'StockReserved',
+    'ReservationCommitted',
+  ]);
+  expect(await types('Inventory', b)).toEqual([
+    'StockRestocked',
+    'StockReserved',
+    'ReservationCommitted',
+  ]);
+  expect((await types('Order', orderId)).at(-1)).toBe('OrderCompleted');
+});
