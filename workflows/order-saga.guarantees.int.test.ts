@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { grantCredit, restockProduct } from '../catalog/catalog';
-import { createOrderClient, type OrderClient } from '../client/order-client';
+import { createOrderClient, SagaFinishedError, type OrderClient } from '../client/order-client';
 import { DomainError } from '../domain/shared';
 import {
   createTestDatabase,
@@ -340,4 +340,284 @@ test('a Temporal cancellation while confirm is retrying leaves no half-confirmed
     'ReservationCommitted',
   ]);
   expect((await types('Order', orderId)).at(-1)).toBe('OrderCompleted');
+});
+
+/** Makes every write of `eventType` to `aggregateId` fail until the returned function runs. */
+async function refuseWrites(eventType: string, aggregateId: string): Promise<() => Promise<void>> {
+  const name = `refuse_${randomUUID().replace(/-/g, '')}`;
+  await database.pool.query(`
+    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.event_type = '${eventType}' AND NEW.aggregate_id = '${aggregateId}' THEN
+        RAISE EXCEPTION '${eventType} refused by the test';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER ${name} BEFORE INSERT ON domain_events
+      FOR EACH ROW EXECUTE FUNCTION ${name}();`);
+  return async () => {
+    await database.pool.query(`DROP TRIGGER ${name} ON domain_events`);
+  };
+}
+
+describe('confirmation answers the question', () => {
+  test('an early confirmation is refused and not latched; a wrong amount is refused', async () => {
+    const orderId = id('early');
+    const product = id('P-early');
+    await restockProduct(database.store, product, 5);
+    await grantCredit(database.store, id('c-early'), 10_000_00);
+    const unblock = await refuseWrites('StockReserved', product);
+    try {
+      await orders.start({
+        orderId,
+        customerId: id('c-early'),
+        items: [{ productId: product, quantity: 1, unitPriceCents: 150_000 }],
+      });
+      await waitForState(orderId, (s) => s.step === 'reserve_inventory', 'reserving');
+      // Before the saga asks: refused through the update, ignored through the old signal.
+      const early = await refusalOf(orders.confirmPayment(orderId, 150_000));
+      expect(early.code).toBe('PAYMENT_CONFIRMATION_NOT_AWAITED');
+      await worker.client.workflow.getHandle(`order-${orderId}`).signal('confirmPayment');
+    } finally {
+      await unblock();
+    }
+    const waiting = await waitForState(
+      orderId,
+      (s) => s.status === 'awaiting_payment_confirmation',
+      'awaiting confirmation',
+    );
+    // Neither early confirmation was kept: the saga waits, nothing is charged.
+    expect(waiting.completedSteps).toEqual(['create_order', 'reserve_inventory']);
+    expect(await types('CustomerCredit', id('c-early'))).toEqual(['CreditGranted']);
+
+    const wrong = await refusalOf(orders.confirmPayment(orderId, 100_001));
+    expect(wrong.code).toBe('PAYMENT_AMOUNT_MISMATCH');
+    expect(wrong.message).toMatch(/totals 150000 cents/);
+    await expect(orders.confirmPayment(orderId, 150_000)).resolves.toEqual({
+      orderId,
+      amountCents: 150_000,
+      status: 'confirmed',
+    });
+    await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
+    expect(await types('CustomerCredit', id('c-early'))).toEqual([
+      'CreditGranted',
+      'PaymentCharged',
+    ]);
+  });
+
+  test('confirming an order that needs no confirmation is refused', async () => {
+    const orderId = id('small-confirm');
+    const product = id('P-small-confirm');
+    await restockProduct(database.store, product, 5);
+    await grantCredit(database.store, id('c-small-confirm'), 100_00);
+    const unblock = await refuseWrites('StockReserved', product);
+    try {
+      await orders.start({
+        orderId,
+        customerId: id('c-small-confirm'),
+        items: [{ productId: product, quantity: 1, unitPriceCents: 500 }],
+      });
+      await waitForState(orderId, (s) => s.step === 'reserve_inventory', 'reserving');
+      expect((await refusalOf(orders.confirmPayment(orderId, 500))).code).toBe(
+        'PAYMENT_CONFIRMATION_NOT_AWAITED',
+      );
+    } finally {
+      await unblock();
+    }
+    await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
+  });
+});
+
+test('addItem refuses a line that takes the total past 2^53 cents; the saga goes on', async () => {
+  const orderId = id('overflow');
+  const product = id('P-overflow');
+  await restockProduct(database.store, product, 5);
+  await grantCredit(database.store, id('c-overflow'), 100_00);
+  const unblock = await refuseWrites('StockReserved', product);
+  try {
+    await orders.start({
+      orderId,
+      customerId: id('c-overflow'),
+      items: [{ productId: product, quantity: 1, unitPriceCents: 2 ** 52 }],
+    });
+    await waitForState(orderId, (s) => s.step === 'reserve_inventory', 'reserving');
+    const refused = await refusalOf(
+      orders.addItem(orderId, { productId: product, quantity: 1, unitPriceCents: 2 ** 52 }),
+    );
+    expect(refused.code).toBe('INVALID_COMMAND');
+    expect(refused.message).toMatch(/order total would exceed 9007199254740991 cents/);
+  } finally {
+    await unblock();
+  }
+  // The total was not touched: the saga asks for it, and unwinds on cancel (its stream folds).
+  const waiting = await waitForState(
+    orderId,
+    (s) => s.status === 'awaiting_payment_confirmation',
+    'awaiting confirmation',
+  );
+  expect(waiting.totalCents).toBe(2 ** 52);
+  await expect(orders.cancel(orderId, 'too expensive')).resolves.toMatchObject({
+    outcome: 'cancelled',
+  });
+  await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'cancelled' });
+  expect(await types('Order', orderId)).toEqual([
+    'OrderCreated',
+    'OrderItemAdded',
+    'OrderCancelled',
+  ]);
+});
+
+test('skipCompensation lets an operator give up a compensation; recorded, visible, then unwinds', async () => {
+  const orderId = id('skip');
+  const product = id('P-skip');
+  await restockProduct(database.store, product, 5);
+  await grantCredit(database.store, id('c-skip'), 100);
+  const unblock = await refuseWrites('ReservationReleased', product);
+  try {
+    // Declined (1.00 of credit for 20.00): the release is refused, twice, and the saga parks.
+    await orders.start({
+      orderId,
+      customerId: id('c-skip'),
+      items: [{ productId: product, quantity: 2, unitPriceCents: 1_000 }],
+    });
+    await waitForState(orderId, (s) => s.status === 'compensation_failed', 'compensation_failed');
+    // Only the failed compensation can be skipped, and only with a reason.
+    expect((await refusalOf(orders.skipCompensation(orderId, 'cancelOrder', 'no'))).code).toBe(
+      'UNKNOWN_COMPENSATION',
+    );
+    expect(
+      (await refusalOf(orders.skipCompensation(orderId, `releaseInventory:${product}`, ''))).code,
+    ).toBe('INVALID_COMMAND');
+    await expect(
+      orders.skipCompensation(orderId, `releaseInventory:${product}`, 'stock written off by ops'),
+    ).resolves.toMatchObject({ orderId, skipped: `releaseInventory:${product}` });
+  } finally {
+    await unblock();
+  }
+  const result = await orders.result(orderId);
+  expect(result).toMatchObject({ status: 'cancelled' });
+  expect(await orders.state(orderId)).toMatchObject({
+    status: 'cancelled',
+    compensations: [],
+    skippedCompensations: [
+      { name: `releaseInventory:${product}`, reason: 'stock written off by ops' },
+    ],
+  });
+  const audit = await database.store.readStream({ type: 'OrderSaga', id: orderId });
+  expect(audit.map((e) => [e.type, e.data])).toEqual([
+    [
+      'CompensationSkipped',
+      expect.objectContaining({
+        order_id: orderId,
+        compensation: `releaseInventory:${product}`,
+        reason: 'stock written off by ops',
+        error: expect.stringMatching(/ReservationReleased refused by the test/),
+      }),
+    ],
+  ]);
+  // The skipped release was not run: the units stay reserved, as the operator decided.
+  expect(await types('Inventory', product)).toEqual(['StockRestocked', 'StockReserved']);
+  expect((await types('Order', orderId)).at(-1)).toBe('OrderCancelled');
+  // The saga has ended: nothing is left to skip.
+  await expect(orders.skipCompensation(orderId, 'cancelOrder', 'again')).rejects.toBeInstanceOf(
+    SagaFinishedError,
+  );
+});
+
+describe('cancel answers whether it took effect', () => {
+  test('"cancelled" while the saga can still unwind, "too late" once confirm runs', async () => {
+    const orderId = id('cancel-answer');
+    const [a, b] = [id('P-answer-a'), id('P-answer-b')];
+    await restockProduct(database.store, a, 5);
+    await restockProduct(database.store, b, 5);
+    await grantCredit(database.store, id('c-answer'), 100_00);
+    const unblock = await refuseWrites('ReservationCommitted', b);
+    try {
+      await orders.start({
+        orderId,
+        customerId: id('c-answer'),
+        items: [
+          { productId: a, quantity: 1, unitPriceCents: 100 },
+          { productId: b, quantity: 1, unitPriceCents: 100 },
+        ],
+      });
+      await waitForState(orderId, (s) => s.step === 'confirm_order', 'confirming');
+      await expect(orders.cancel(orderId, 'too slow')).resolves.toMatchObject({
+        outcome: 'too late',
+      });
+    } finally {
+      await unblock();
+    }
+    await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
+
+    const other = id('cancel-answer-2');
+    const unblock2 = await refuseWrites('StockReserved', a);
+    try {
+      await orders.start({
+        orderId: other,
+        customerId: id('c-answer'),
+        items: [{ productId: a, quantity: 1, unitPriceCents: 100 }],
+      });
+      await waitForState(other, (s) => s.step === 'reserve_inventory', 'reserving');
+      await expect(orders.cancel(other, 'changed my mind')).resolves.toMatchObject({
+        outcome: 'cancelled',
+      });
+    } finally {
+      await unblock2();
+    }
+    await expect(orders.result(other)).resolves.toMatchObject({
+      status: 'cancelled',
+      reason: 'cancelled: changed my mind',
+    });
+  });
+
+  test('the same update id adds a line once', async () => {
+    const orderId = id('update-id');
+    const product = id('P-update-id');
+    await restockProduct(database.store, product, 10);
+    await grantCredit(database.store, id('c-update-id'), 10_000_00);
+    const line = { productId: product, quantity: 2, unitPriceCents: 100 };
+    const unblock = await refuseWrites('StockReserved', product);
+    let first: Promise<unknown>;
+    try {
+      // A large order: once the line is in, the saga waits for its confirmation.
+      await orders.start({
+        orderId,
+        customerId: id('c-update-id'),
+        items: [{ productId: product, quantity: 1, unitPriceCents: 150_000 }],
+      });
+      await waitForState(orderId, (s) => s.step === 'reserve_inventory', 'reserving');
+      // Accepted now, applied once the reservation step lets it in.
+      first = orders.addItem(orderId, line, { updateId: 'retry-me' });
+      // Unblock only once the saga has accepted it (its validator ran while pending).
+      const handle = worker.client.workflow.getHandle(`order-${orderId}`);
+      await eventually(
+        async () =>
+          ((await handle.fetchHistory()).events ?? []).some(
+            (e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+          )
+            ? true
+            : undefined,
+        10_000,
+        'the update accepted',
+      );
+    } finally {
+      await unblock();
+    }
+    const firstResult = await first;
+    expect(firstResult).toMatchObject({ totalCents: 150_200 });
+    // The retry (same update id) gets the first answer; no second line.
+    await expect(orders.addItem(orderId, line, { updateId: 'retry-me' })).resolves.toEqual(
+      firstResult,
+    );
+    await waitForState(orderId, (s) => s.status === 'awaiting_payment_confirmation', 'awaiting');
+    await orders.confirmPayment(orderId, 150_200);
+    await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
+    expect(await types('Order', orderId)).toEqual([
+      'OrderCreated',
+      'OrderItemAdded',
+      'OrderItemAdded',
+      'OrderCompleted',
+    ]);
+  });
 });
