@@ -15,6 +15,7 @@ import {
   type TestDatabase,
   type TestWorker,
 } from '../test/harness';
+import { recordHistoryIfAsked } from '../test/saga-histories';
 import { checkSagaInvariants } from '../test/saga-invariants';
 import type { OrderSagaResult, SagaState } from './types';
 
@@ -90,9 +91,7 @@ async function resetToFirstWorkflowTask(handle: WorkflowHandle): Promise<string>
 }
 
 async function resultOfRun(workflowId: string, runId: string): Promise<OrderSagaResult> {
-  return worker.client.workflow
-    .getHandle(workflowId, runId)
-    .result() as Promise<OrderSagaResult>;
+  return worker.client.workflow.getHandle(workflowId, runId).result() as Promise<OrderSagaResult>;
 }
 
 describe('reset', () => {
@@ -220,7 +219,7 @@ describe('reset', () => {
     ]);
   });
 
-  test("compensation never cancels an order this saga did not create", async () => {
+  test('compensation never cancels an order this saga did not create', async () => {
     // Another client created order X directly in the store; a saga for X is refused at
     // create and compensates: X stays as its creator left it.
     const orderId = id('not-mine');
@@ -308,7 +307,8 @@ test('a Temporal cancellation while confirm is retrying leaves no half-confirmed
       ],
     });
     await eventually(
-      async () => ((await types('Inventory', a)).includes('ReservationCommitted') ? true : undefined),
+      async () =>
+        (await types('Inventory', a)).includes('ReservationCommitted') ? true : undefined,
       30_000,
       'A committed',
     );
@@ -340,6 +340,7 @@ test('a Temporal cancellation while confirm is retrying leaves no half-confirmed
     'ReservationCommitted',
   ]);
   expect((await types('Order', orderId)).at(-1)).toBe('OrderCompleted');
+  await recordHistoryIfAsked(worker.client, `order-${orderId}`, 'cancel-during-confirm');
 });
 
 /** Makes every write of `eventType` to `aggregateId` fail until the returned function runs. */
@@ -403,6 +404,7 @@ describe('confirmation answers the question', () => {
       'CreditGranted',
       'PaymentCharged',
     ]);
+    await recordHistoryIfAsked(worker.client, `order-${orderId}`, 'confirm-update-after-refusals');
   });
 
   test('confirming an order that needs no confirmation is refused', async () => {
@@ -518,6 +520,7 @@ test('skipCompensation lets an operator give up a compensation; recorded, visibl
   // The skipped release was not run: the units stay reserved, as the operator decided.
   expect(await types('Inventory', product)).toEqual(['StockRestocked', 'StockReserved']);
   expect((await types('Order', orderId)).at(-1)).toBe('OrderCancelled');
+  await recordHistoryIfAsked(worker.client, `order-${orderId}`, 'skip-compensation');
   // The saga has ended: nothing is left to skip.
   await expect(orders.skipCompensation(orderId, 'cancelOrder', 'again')).rejects.toBeInstanceOf(
     SagaFinishedError,
@@ -619,5 +622,6 @@ describe('cancel answers whether it took effect', () => {
       'OrderItemAdded',
       'OrderCompleted',
     ]);
+    await recordHistoryIfAsked(worker.client, `order-${orderId}`, 'add-item-update-id');
   });
 });
