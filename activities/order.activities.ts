@@ -37,7 +37,10 @@ export function stepEventId(
   aggregateId: string,
   index = 0,
 ): string {
-  return uuidv5(`${workflowId}/${step}/${aggregateType}-${aggregateId}/${index}`, EVENT_ID_NAMESPACE);
+  return uuidv5(
+    `${workflowId}/${step}/${aggregateType}-${aggregateId}/${index}`,
+    EVENT_ID_NAMESPACE,
+  );
 }
 
 export function createOrderActivities({ store }: ActivityDeps) {
@@ -198,12 +201,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
           input,
         );
       }
-      await run(
-        OrderDecider,
-        input.orderId,
-        { type: 'CompleteOrder', now: now() },
-        input,
-      );
+      await run(OrderDecider, input.orderId, { type: 'CompleteOrder', now: now() }, input);
     },
 
     /**

@@ -137,11 +137,17 @@ program
   .description(
     'confirm the large payment the saga is waiting for, of the amount it asks (see `status`)',
   )
-  .requiredOption('--amount <cents>', "the amount confirmed: the order's total in cents", parseCents)
+  .requiredOption(
+    '--amount <cents>',
+    "the amount confirmed: the order's total in cents",
+    parseCents,
+  )
   .action(
     action(async (orderId: string, opts: { amount: number }) => {
       const client = await orders();
-      await unlessFinished('confirm its payment', () => client.confirmPayment(orderId, opts.amount));
+      await unlessFinished('confirm its payment', () =>
+        client.confirmPayment(orderId, opts.amount),
+      );
       process.stdout.write(`Payment of ${opts.amount} cents confirmed for order ${orderId}\n`);
     }),
   );

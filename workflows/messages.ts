@@ -14,10 +14,9 @@ import type {
 /** Old clients: a cancel request that does not say whether it took effect. */
 export const cancelOrderSignal = defineSignal<[reason?: string]>('cancelOrder');
 /** Answers `cancelled` (the order will end cancelled) or `too late` (it is being confirmed). */
-export const cancelOrderUpdate = defineUpdate<
-  CancelOrderResult,
-  [request: { reason?: string }]
->('cancelOrder');
+export const cancelOrderUpdate = defineUpdate<CancelOrderResult, [request: { reason?: string }]>(
+  'cancelOrder',
+);
 /**
  * Old clients: taken only while the saga awaits a confirmation (an early one is ignored, not
  * latched). New clients use the update, which carries the amount and says whether it counted.

@@ -87,7 +87,7 @@ async function resetToFirstWorkflowTask(handle: WorkflowHandle): Promise<string>
     workflowTaskFinishEventId: firstTask!.eventId,
     requestId: randomUUID(),
   });
-  return response.runId!;
+  return response.runId;
 }
 
 async function resultOfRun(workflowId: string, runId: string): Promise<OrderSagaResult> {

@@ -3,7 +3,11 @@
 // typed INVALID_ORDER_INPUT naming the field, and writes no event. Malformed signals and
 // update arguments leave a live saga working.
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  type SignalDefinition,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { grantCredit, restockProduct } from '../catalog/catalog';
 import {
@@ -130,9 +134,7 @@ test.each(cases)(
     // Closed in its first workflow task: no activity was scheduled.
     const history = await handle.fetchHistory();
     const types = (history.events ?? []).map((e) => e.eventType);
-    expect(types.filter((t) => t === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)).toHaveLength(
-      1,
-    );
+    expect(types.filter((t) => t === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)).toHaveLength(1);
     expect(types).not.toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
     expect(types).not.toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
     expect(types.at(-1)).toBe(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
@@ -171,9 +173,7 @@ test('malformed signals and updates leave a live saga working', async () => {
   );
 
   // Signals cannot be refused: malformed ones are ignored, the saga goes on.
-  const badSignal = cancelOrderSignal as unknown as import('@temporalio/client').SignalDefinition<
-    [unknown]
-  >;
+  const badSignal = cancelOrderSignal as unknown as SignalDefinition<[unknown]>;
   await handle.signal(badSignal, { reason: { nested: true } });
   await handle.signal(badSignal, 42);
   await handle.signal(badSignal, ['a']);

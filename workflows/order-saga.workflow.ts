@@ -149,7 +149,7 @@ function parseArgument<T>(schema: ZodType<T>, value: unknown): T {
 function cancelReason(value: unknown): { ok: true; reason?: string } | { ok: false } {
   const given =
     value !== null && typeof value === 'object' && 'reason' in value
-      ? (value as { reason: unknown }).reason
+      ? value.reason
       : (value ?? undefined);
   const parsed = cancelReasonSchema.safeParse(given);
   return parsed.success ? { ok: true, reason: parsed.data } : { ok: false };
