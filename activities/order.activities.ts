@@ -67,16 +67,22 @@ export function createOrderActivities({ store }: ActivityDeps) {
     id: string,
     command: C,
     input: Correlated,
-    options: { appendsAlways?: boolean; expectNew?: boolean } = {},
+    options: { appendsAlways?: boolean; expectNew?: boolean; doneIfStored?: boolean } = {},
   ): Promise<void> {
     const from = origin(input.step);
     const metadata = { ...from.metadata, correlationId: input.correlationId };
     const eventId = from.eventId(decider.aggregateType, id);
-    // A step whose first event is stored has run, in this run or in one before a reset: the
-    // state it left may no longer recognise it (a reservation since committed would be taken
-    // again). Without a step name, only commands the state cannot recognise as done (adding a
-    // line appends one every time) are checked this way.
-    if ((input.step || options.appendsAlways) && (await store.hasEvent(eventId(0)))) return;
+    // Most steps are recognised as done by the state they left (a charge by the payment, a
+    // create or a complete by its stored first event when refused). Two are not, and look
+    // for their first event before deciding: a line is appended every time, and a
+    // reservation since committed or released (the saga was reset after it) would be taken
+    // again.
+    if (
+      (options.appendsAlways || (options.doneIfStored && input.step)) &&
+      (await store.hasEvent(eventId(0)))
+    ) {
+      return;
+    }
     try {
       await handleCommand(store, decider, id, command, {
         metadata,
@@ -147,6 +153,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
         input.productId,
         { type: 'Reserve', ...input, now: now() },
         input,
+        { doneIfStored: true },
       );
     },
 
