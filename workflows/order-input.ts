@@ -14,7 +14,8 @@ const MAX_CENTS = Number.MAX_SAFE_INTEGER;
 
 const cents = z
   .number('must be a number of cents')
-  .int('must be an integer number of cents')
+  // zod's int() also refuses integers past 2^53, which cannot be held exactly.
+  .int(`must be a whole number of cents, at most ${MAX_CENTS}`)
   .nonnegative('must not be negative')
   .max(MAX_CENTS, `must not exceed ${MAX_CENTS} cents`);
 
