@@ -504,7 +504,9 @@ export async function orderSaga(rawInput: OrderSagaInput): Promise<OrderSagaResu
         const skip: { compensation: string; reason: string } | null = skipRequest;
         if (skip) {
           // The operator gives this compensation up: recorded in the event store, then dropped.
-          await undo.recordCompensationSkipped({
+          // Retried without limit (an append with any version can only fail transiently): a
+          // failure escaping here would close the saga with compensations still owed.
+          await acts.recordCompensationSkipped({
             orderId,
             compensation: skip.compensation,
             reason: skip.reason,
