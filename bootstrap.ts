@@ -105,7 +105,10 @@ export async function startPieces(
     const metrics = createMetrics({ db });
     const store = createEventStore(
       db,
-      eventStoreOptionsFromConfig(config.eventStore, { onAppended: metrics.onAppended, logger: log }),
+      eventStoreOptionsFromConfig(config.eventStore, {
+        onAppended: metrics.onAppended,
+        logger: log,
+      }),
     );
     // A database restored from a dump would hide its events from every reader: refuse it.
     await store.assertNotRestored();

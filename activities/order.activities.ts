@@ -1,6 +1,7 @@
 // The saga's activities: each loads one aggregate, decides, and appends with the version it
-// loaded. Event ids derive from the workflow run, the activity and the stream, so a retried
-// activity rewrites nothing. Business refusals become non-retryable ApplicationFailures whose
+// loaded. Event ids derive from the workflow id, the saga's step and the stream (not the run),
+// so a retried activity rewrites nothing and a new run after a Temporal reset recognises the
+// steps its earlier run did. Business refusals become non-retryable ApplicationFailures whose
 // type is the domain error code.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
@@ -20,32 +21,68 @@ export interface ActivityDeps {
 
 interface Correlated {
   correlationId: string;
+  /**
+   * The saga's step (`create_order`, `reserve:SKU`, `charge`...): with the workflow id it
+   * names the effect. Sagas started before steps were named leave it out and get ids from
+   * their run and activity id, as they did then.
+   */
+  step?: string;
+}
+
+/** The first event id a step writes to a stream (uuid v5): the step's proof of having run. */
+export function stepEventId(
+  workflowId: string,
+  step: string,
+  aggregateType: string,
+  aggregateId: string,
+  index = 0,
+): string {
+  return uuidv5(
+    `${workflowId}/${step}/${aggregateType}-${aggregateId}/${index}`,
+    EVENT_ID_NAMESPACE,
+  );
 }
 
 export function createOrderActivities({ store }: ActivityDeps) {
-  async function run<S, C, E extends DomainEvent>(
-    decider: Decider<S, C, E>,
-    id: string,
-    command: C,
-    correlationId: string,
-    options: { appendsAlways?: boolean; expectNew?: boolean } = {},
-  ): Promise<void> {
+  function origin(step: string | undefined) {
     const { activityId, workflowExecution } = Context.current().info;
     const workflowId = workflowExecution?.workflowId ?? 'none';
     const runId = workflowExecution?.runId ?? 'none';
-    const origin = `${workflowId}/${runId}/${activityId}`;
     const metadata: EventMetadata = {
-      correlationId,
-      causationId: origin,
+      correlationId: '',
+      causationId: step ? `${workflowId}/${step}` : `${workflowId}/${runId}/${activityId}`,
       workflowId,
       runId,
       activityId,
     };
-    const eventId = (i: number) =>
-      uuidv5(`${origin}/${decider.aggregateType}-${id}/${i}`, EVENT_ID_NAMESPACE);
-    // A command the state cannot recognise as done (adding a line appends one every time) is
-    // recognised by its first event id: stored means an earlier attempt committed it.
-    if (options.appendsAlways && (await store.hasEvent(eventId(0)))) return;
+    const eventId = (type: string, id: string) => (i: number) =>
+      step
+        ? stepEventId(workflowId, step, type, id, i)
+        : uuidv5(`${metadata.causationId}/${type}-${id}/${i}`, EVENT_ID_NAMESPACE);
+    return { workflowId, metadata, eventId };
+  }
+
+  async function run<S, C, E extends DomainEvent>(
+    decider: Decider<S, C, E>,
+    id: string,
+    command: C,
+    input: Correlated,
+    options: { appendsAlways?: boolean; expectNew?: boolean; doneIfStored?: boolean } = {},
+  ): Promise<void> {
+    const from = origin(input.step);
+    const metadata = { ...from.metadata, correlationId: input.correlationId };
+    const eventId = from.eventId(decider.aggregateType, id);
+    // Most steps are recognised as done by the state they left (a charge by the payment, a
+    // create or a complete by its stored first event when refused). Two are not, and look
+    // for their first event before deciding: a line is appended every time, and a
+    // reservation since committed or released (the saga was reset after it) would be taken
+    // again.
+    if (
+      (options.appendsAlways || (options.doneIfStored && input.step)) &&
+      (await store.hasEvent(eventId(0)))
+    ) {
+      return;
+    }
     try {
       await handleCommand(store, decider, id, command, {
         metadata,
@@ -90,7 +127,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
           shippingAddress: input.shippingAddress,
           now: now(),
         },
-        input.correlationId,
+        input,
         // A new order id: no load before the append (a retry finds its own events and loads).
         { expectNew: true },
       );
@@ -102,7 +139,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
         OrderDecider,
         input.orderId,
         { type: 'AddItem', line: input.line, now: now() },
-        input.correlationId,
+        input,
         { appendsAlways: true },
       );
     },
@@ -115,7 +152,8 @@ export function createOrderActivities({ store }: ActivityDeps) {
         InventoryDecider,
         input.productId,
         { type: 'Reserve', ...input, now: now() },
-        input.correlationId,
+        input,
+        { doneIfStored: true },
       );
     },
 
@@ -126,7 +164,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
         InventoryDecider,
         input.productId,
         { type: 'ReleaseReservation', ...input, now: now() },
-        input.correlationId,
+        input,
       );
     },
 
@@ -143,7 +181,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
           cents: input.amountCents,
           now: now(),
         },
-        input.correlationId,
+        input,
       );
     },
 
@@ -154,7 +192,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
         CreditDecider,
         input.customerId,
         { type: 'RefundPayment', ...input, now: now() },
-        input.correlationId,
+        input,
       );
     },
 
@@ -167,30 +205,71 @@ export function createOrderActivities({ store }: ActivityDeps) {
           InventoryDecider,
           productId,
           { type: 'CommitReservation', productId, orderId: input.orderId, now: now() },
-          input.correlationId,
+          input,
         );
       }
-      await run(
-        OrderDecider,
-        input.orderId,
-        { type: 'CompleteOrder', now: now() },
-        input.correlationId,
-      );
+      await run(OrderDecider, input.orderId, { type: 'CompleteOrder', now: now() }, input);
     },
 
-    /** The compensation of createOrder: nothing to cancel when the order was never created. */
-    async cancelOrder(input: Correlated & { orderId: string; reason: string }): Promise<void> {
+    /**
+     * The compensation of createOrder: nothing to cancel when the order was never created, and
+     * nothing this saga may cancel when another saga (or another order's client) created it.
+     * `createdByStep` names the saga's create step, whose event proves the order is its own.
+     */
+    async cancelOrder(
+      input: Correlated & { orderId: string; reason: string; createdByStep?: string },
+    ): Promise<void> {
+      if (input.createdByStep) {
+        const { workflowId } = origin(input.step);
+        const created = stepEventId(workflowId, input.createdByStep, 'Order', input.orderId);
+        if (!(await store.hasEvent(created))) return;
+      }
       try {
         await run(
           OrderDecider,
           input.orderId,
           { type: 'CancelOrder', reason: input.reason, now: now() },
-          input.correlationId,
+          input,
         );
       } catch (err) {
         if (err instanceof ApplicationFailure && err.type === 'ORDER_NOT_FOUND') return;
         throw err;
       }
+    },
+
+    /**
+     * An operator gave up a compensation (skipCompensation): the decision, its reason and the
+     * error it answers are kept in the saga's own stream (`OrderSaga`), which no projection reads.
+     */
+    async recordCompensationSkipped(
+      input: Correlated & {
+        orderId: string;
+        compensation: string;
+        reason: string;
+        error: string | null;
+      },
+    ): Promise<void> {
+      const from = origin(input.step);
+      const eventId = from.eventId('OrderSaga', input.orderId)(0);
+      if (await store.hasEvent(eventId)) return; // a retry after the commit
+      await store.appendToStream(
+        { type: 'OrderSaga', id: input.orderId },
+        'any',
+        [
+          {
+            eventId,
+            type: 'CompensationSkipped',
+            data: {
+              order_id: input.orderId,
+              compensation: input.compensation,
+              reason: input.reason,
+              error: input.error,
+              created_at: now(),
+            },
+          },
+        ],
+        { metadata: { ...from.metadata, correlationId: input.correlationId } },
+      );
     },
   };
 }

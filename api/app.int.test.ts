@@ -252,6 +252,158 @@ describe('writes', () => {
   });
 });
 
+describe('saga writes', () => {
+  test('confirm-payment answers the question; items are idempotent by key and refuse overflow', async () => {
+    const product = 'P-http-saga';
+    await request(app)
+      .post(`/products/${product}/restock`)
+      .set(auth)
+      .send({ quantity: 5 })
+      .expect(200);
+    await request(app)
+      .post('/customers/c-http-saga/credit')
+      .set(auth)
+      .send({ cents: 10_000_00 })
+      .expect(200);
+    // Reservations of the product fail until the trigger goes: the saga stays in reserve.
+    await t.pool.query(`
+      CREATE FUNCTION refuse_http_reserve() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.event_type = 'StockReserved' AND NEW.aggregate_id = '${product}' THEN
+          RAISE EXCEPTION 'reservation refused by the test';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_http_reserve BEFORE INSERT ON domain_events
+        FOR EACH ROW EXECUTE FUNCTION refuse_http_reserve();`);
+    let added: Promise<request.Response>;
+    try {
+      await request(app)
+        .post('/orders')
+        .set(auth)
+        .send({
+          orderId: 'http-saga',
+          customerId: 'c-http-saga',
+          items: [{ productId: product, quantity: 1, unitPriceCents: 150_000 }],
+        })
+        .expect(202);
+      await eventually(async () =>
+        (await worker.orders.state('http-saga')).step === 'reserve_inventory' ? true : undefined,
+      );
+      // Early: refused, 409.
+      const early = await request(app)
+        .post('/orders/http-saga/confirm-payment')
+        .set(auth)
+        .send({ amountCents: 150_000 })
+        .expect(409);
+      expect(early.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(early.body.code).toBe('PAYMENT_CONFIRMATION_NOT_AWAITED');
+      // A line that takes the total past 2^53 cents: refused at once.
+      const overflow = await request(app)
+        .post('/orders/http-saga/items')
+        .set(auth)
+        .send({ productId: product, quantity: 1, unitPriceCents: Number.MAX_SAFE_INTEGER - 100 })
+        .expect(400);
+      expect(overflow.body.detail).toMatch(/order total would exceed/);
+      // A line with an Idempotency-Key, applied once the reservation step lets it in.
+      added = request(app)
+        .post('/orders/http-saga/items')
+        .set(auth)
+        .set('idempotency-key', 'add-mug-1')
+        .send({ productId: product, quantity: 1, unitPriceCents: 100 })
+        .then((r) => r);
+      // Unblock once the saga has accepted the update (its validator ran while pending).
+      await eventually(async () =>
+        (
+          (await worker.client.workflow.getHandle('order-http-saga').fetchHistory()).events ?? []
+        ).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
+          ? true
+          : undefined,
+      );
+    } finally {
+      await t.pool.query('DROP TRIGGER refuse_http_reserve ON domain_events');
+    }
+    const first = await added;
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ totalCents: 150_100 });
+    // The client retries the same request: the same answer, no second line.
+    const retried = await request(app)
+      .post('/orders/http-saga/items')
+      .set(auth)
+      .set('idempotency-key', 'add-mug-1')
+      .send({ productId: product, quantity: 1, unitPriceCents: 100 })
+      .expect(200);
+    expect(retried.body).toEqual(first.body);
+
+    await eventually(async () =>
+      (await worker.orders.state('http-saga')).status === 'awaiting_payment_confirmation'
+        ? true
+        : undefined,
+    );
+    const wrong = await request(app)
+      .post('/orders/http-saga/confirm-payment')
+      .set(auth)
+      .send({ amountCents: 150_000 })
+      .expect(409);
+    expect(wrong.body.code).toBe('PAYMENT_AMOUNT_MISMATCH');
+    const confirmed = await request(app)
+      .post('/orders/http-saga/confirm-payment')
+      .set(auth)
+      .send({ amountCents: 150_100 })
+      .expect(200);
+    expect(confirmed.body).toEqual({
+      orderId: 'http-saga',
+      amountCents: 150_100,
+      status: 'confirmed',
+    });
+    await expect(worker.orders.result('http-saga')).resolves.toMatchObject({ status: 'completed' });
+    const { rows } = await t.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM domain_events WHERE aggregate_id = 'http-saga' AND event_type = 'OrderItemAdded'`,
+    );
+    expect(Number(rows[0]!.n)).toBe(2);
+    // Done: no more cancelling.
+    const late = await request(app).post('/orders/http-saga/cancel').set(auth).send({}).expect(409);
+    expect(late.body.code).toBe('SAGA_FINISHED');
+  });
+
+  test('cancel says it took effect', async () => {
+    await request(app)
+      .post('/customers/c-http-cancel/credit')
+      .set(auth)
+      .send({ cents: 10_000_00 })
+      .expect(200);
+    await request(app)
+      .post('/products/P-http-cancel/restock')
+      .set(auth)
+      .send({ quantity: 5 })
+      .expect(200);
+    await request(app)
+      .post('/orders')
+      .set(auth)
+      .send({
+        orderId: 'http-cancel',
+        customerId: 'c-http-cancel',
+        items: [{ productId: 'P-http-cancel', quantity: 1, unitPriceCents: 150_000 }],
+      })
+      .expect(202);
+    await eventually(async () =>
+      (await worker.orders.state('http-cancel')).status === 'awaiting_payment_confirmation'
+        ? true
+        : undefined,
+    );
+    const res = await request(app)
+      .post('/orders/http-cancel/cancel')
+      .set(auth)
+      .send({ reason: 'changed my mind' })
+      .expect(200);
+    expect(res.body).toMatchObject({ orderId: 'http-cancel', outcome: 'cancelled' });
+    await expect(worker.orders.result('http-cancel')).resolves.toMatchObject({
+      status: 'cancelled',
+      reason: 'cancelled: changed my mind',
+    });
+  });
+});
+
 describe('bad inputs get a 4xx problem+json, never a 500', () => {
   const order = {
     customerId: 'c1',
@@ -459,7 +611,32 @@ describe('bad inputs get a 4xx problem+json, never a 500', () => {
     {
       name: 'confirm an unknown order',
       path: '/orders/no-such-order/confirm-payment',
+      body: { amountCents: 100 },
       status: 404,
+    },
+    {
+      name: 'confirm without the amount',
+      path: '/orders/x/confirm-payment',
+      body: {},
+      status: 400,
+    },
+    {
+      name: 'confirm a fractional amount',
+      path: '/orders/x/confirm-payment',
+      body: { amountCents: 10.5 },
+      status: 400,
+    },
+    {
+      name: 'cancel with a reason that is not a string',
+      path: '/orders/x/cancel',
+      body: { reason: { text: 'no' } },
+      status: 400,
+    },
+    {
+      name: 'skip a compensation without a reason',
+      path: '/orders/x/compensations/skip',
+      body: { compensation: 'cancelOrder' },
+      status: 400,
     },
     {
       name: 'add an item to an unknown order',

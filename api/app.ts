@@ -26,6 +26,7 @@ import { openApiDocument } from './openapi';
 import { HttpProblem, problemHandler } from './problem';
 import {
   cancelOrderSchema,
+  confirmPaymentSchema,
   correlationIdSchema,
   createOrderSchema,
   emptyBodySchema,
@@ -37,6 +38,7 @@ import {
   orderQuerySchema,
   pageQuerySchema,
   restockSchema,
+  skipCompensationSchema,
 } from './schemas';
 
 export interface AppDeps {
@@ -258,26 +260,55 @@ export function createApp(deps: AppDeps): express.Express {
       .json({ orderId: started.orderId, workflowId: started.workflowId, runId: started.runId });
   });
 
+  // The saga's updates: Idempotency-Key makes the update id, so a retried request runs once
+  // and gets the first request's answer.
+  const updateIdFor = (req: Request, target: string) => ({ updateId: eventIdFor(req, target) });
+
   app.post('/orders/:id/cancel', ...write, async (req, res) => {
     const id = idSchema.parse(req.params.id);
     const { reason } = cancelOrderSchema.parse(body(req));
-    await deps.orders.cancel(id, reason);
-    requestLog(res)?.info({ orderId: id, reason }, 'order cancel requested');
-    res.status(202).json({ orderId: id, requested: 'cancel' });
+    const result = await deps.orders.cancel(id, reason, updateIdFor(req, `cancel:${id}`));
+    requestLog(res)?.info({ orderId: id, reason, outcome: result.outcome }, 'order cancel');
+    if (result.outcome === 'too late') {
+      throw new HttpProblem(
+        409,
+        'Conflict',
+        `order ${id} is past cancelling (saga ${result.status}): it is being or was confirmed`,
+        { code: 'TOO_LATE_TO_CANCEL', outcome: result.outcome, status: result.status },
+      );
+    }
+    res.json(result);
   });
 
   app.post('/orders/:id/confirm-payment', ...write, async (req, res) => {
     const id = idSchema.parse(req.params.id);
-    emptyBodySchema.parse(body(req));
-    await deps.orders.confirmPayment(id);
-    requestLog(res)?.info({ orderId: id }, 'payment confirmation sent');
-    res.status(202).json({ orderId: id, requested: 'confirm-payment' });
+    const { amountCents } = confirmPaymentSchema.parse(body(req));
+    const result = await deps.orders.confirmPayment(
+      id,
+      amountCents,
+      updateIdFor(req, `confirm-payment:${id}`),
+    );
+    requestLog(res)?.info({ orderId: id, amountCents }, 'payment confirmed');
+    res.json(result);
+  });
+
+  app.post('/orders/:id/compensations/skip', ...write, async (req, res) => {
+    const id = idSchema.parse(req.params.id);
+    const { compensation, reason } = skipCompensationSchema.parse(body(req));
+    const result = await deps.orders.skipCompensation(
+      id,
+      compensation,
+      reason,
+      updateIdFor(req, `skip:${id}`),
+    );
+    requestLog(res)?.warn({ orderId: id, compensation, reason }, 'compensation skipped');
+    res.json(result);
   });
 
   app.post('/orders/:id/items', ...write, async (req, res) => {
     const id = idSchema.parse(req.params.id);
     const line = orderLineSchema.parse(body(req));
-    const result = await deps.orders.addItem(id, line);
+    const result = await deps.orders.addItem(id, line, updateIdFor(req, `items:${id}`));
     requestLog(res)?.info({ orderId: id, productId: line.productId }, 'item added');
     res.json(result);
   });

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import {
   cancelOrderSchema,
+  confirmPaymentSchema,
   createOrderSchema,
   DEFAULT_PAGE_SIZE,
   grantCreditSchema,
@@ -11,6 +12,7 @@ import {
   MAX_WAIT_MS,
   orderLineSchema,
   restockSchema,
+  skipCompensationSchema,
 } from './schemas';
 
 const jsonSchema = (schema: z.ZodType) =>
@@ -63,6 +65,16 @@ const list = (item: string) => ({
 });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const int = { type: 'integer' };
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', maxLength: 200 },
+  description: 'the update id: a retried request runs once and gets the first answer',
+};
+const conflict = (description: string) => ({
+  409: { description, content: { 'application/problem+json': { schema: problem } } },
+});
 const str = { type: 'string' };
 const time = { type: 'string', format: 'date-time' };
 
@@ -184,31 +196,77 @@ export function openApiDocument(): object {
         post: {
           summary: 'Add an item to a pending order (the saga addItem update)',
           security: secured,
-          parameters: [idParam('id')],
+          parameters: [idParam('id'), idempotencyKey],
           requestBody: body(orderLineSchema),
-          responses: { 200: ok('the order lines'), ...errors(400, 401, 404, 409, 413, 415) },
+          responses: {
+            200: ok('the order lines and the new total'),
+            ...errors(400, 401, 404, 413, 415),
+            ...conflict(
+              'ORDER_NOT_PENDING (payment started), INSUFFICIENT_STOCK, SAGA_FINISHED; a line ' +
+                'that takes the total past 2^53 - 1 cents is a 400 (INVALID_COMMAND)',
+            ),
+          },
         },
       },
       '/orders/{id}/cancel': {
         post: {
-          summary: 'Ask the saga to cancel the order',
+          summary: 'Cancel the order (the saga cancelOrder update): says whether it took effect',
           security: secured,
-          parameters: [idParam('id')],
+          parameters: [idParam('id'), idempotencyKey],
           requestBody: { ...body(cancelOrderSchema), required: false },
-          responses: { 202: ok('requested'), ...errors(400, 401, 404, 409, 413, 415) },
+          responses: {
+            200: ok('outcome "cancelled": the order will end cancelled, its compensations run', {
+              type: 'object',
+              properties: { orderId: str, outcome: { const: 'cancelled' }, status: str },
+            }),
+            ...errors(400, 401, 404, 413, 415),
+            ...conflict('TOO_LATE_TO_CANCEL (being or was confirmed), SAGA_FINISHED'),
+          },
         },
       },
       '/orders/{id}/confirm-payment': {
         post: {
-          summary: 'Confirm a payment above the threshold',
+          summary:
+            'Confirm the payment the saga awaits (the confirmPayment update), of its current total',
           security: secured,
-          parameters: [idParam('id')],
-          responses: { 202: ok('requested'), ...errors(400, 401, 404, 409) },
+          parameters: [idParam('id'), idempotencyKey],
+          requestBody: body(confirmPaymentSchema),
+          responses: {
+            200: ok('confirmed', {
+              type: 'object',
+              properties: { orderId: str, amountCents: int, status: { const: 'confirmed' } },
+            }),
+            ...errors(400, 401, 404, 413, 415),
+            ...conflict(
+              'PAYMENT_CONFIRMATION_NOT_AWAITED (early, not needed, or already given), ' +
+                'PAYMENT_AMOUNT_MISMATCH (amountCents is not the saga total), SAGA_FINISHED',
+            ),
+          },
+        },
+      },
+      '/orders/{id}/compensations/skip': {
+        post: {
+          summary:
+            'Operator: give up the failed compensation of a saga in compensation_failed ' +
+            '(skipCompensation update); recorded as a CompensationSkipped event',
+          security: secured,
+          parameters: [idParam('id'), idempotencyKey],
+          requestBody: body(skipCompensationSchema),
+          responses: {
+            200: ok('skipped', {
+              type: 'object',
+              properties: { orderId: str, skipped: str, status: str },
+            }),
+            ...errors(400, 401, 404, 413, 415),
+            ...conflict('COMPENSATION_NOT_FAILED, UNKNOWN_COMPENSATION, SAGA_FINISHED'),
+          },
         },
       },
       '/orders/{id}/saga': {
         get: {
-          summary: "The saga's state (sagaState query)",
+          summary:
+            "The saga's state (sagaState query): status, step, completedSteps, compensations, " +
+            'skippedCompensations, lastError, items, totalCents',
           parameters: [idParam('id')],
           responses: { 200: ok('saga state'), ...errors(400, 404, 409) },
         },

@@ -1,37 +1,18 @@
 // zod schemas of what clients send: path parameters, query strings and bodies. Unknown fields
 // are refused so typos do not pass silently; numbers must be safe integers.
 import { z } from 'zod';
+import { idSchema } from '../workflows/order-input';
 
-export const idSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits and . _ : - only');
-
-const cents = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-
-export const orderLineSchema = z.strictObject({
-  productId: idSchema,
-  quantity: z.number().int().positive().max(1_000_000),
-  unitPriceCents: cents,
-});
-
-export const MAX_ITEMS_PER_ORDER = 100;
-
-export const createOrderSchema = z.strictObject({
-  orderId: idSchema.optional(),
-  customerId: idSchema,
-  currency: z
-    .string()
-    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')
-    .optional(),
-  items: z.array(orderLineSchema).min(1).max(MAX_ITEMS_PER_ORDER),
-  shippingAddress: z.record(z.string().max(100), z.unknown()).nullable().optional(),
-});
-
-export const cancelOrderSchema = z.strictObject({
-  reason: z.string().min(1).max(500).optional(),
-});
+// The order and the saga's messages: one schema with the workflow and the CLI.
+export {
+  cancelOrderSchema,
+  confirmPaymentSchema,
+  createOrderSchema,
+  idSchema,
+  MAX_ITEMS_PER_ORDER,
+  orderLineSchema,
+  skipCompensationSchema,
+} from '../workflows/order-input';
 
 export const emptyBodySchema = z.strictObject({});
 

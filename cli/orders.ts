@@ -1,4 +1,4 @@
-// `npm run orders -- create|status|cancel|add-item|confirm-payment|retry-compensation`: the
+// `npm run orders -- create|status|cancel|add-item|confirm-payment|retry-compensation|skip-compensation`: the
 // saga's Temporal client from the command line. An unknown order or a finished saga is said
 // so in one line (exit code 1).
 import { Command, InvalidArgumentError } from 'commander';
@@ -39,7 +39,7 @@ async function orders() {
 }
 
 /** A finished saga takes no more requests: say which request and what the saga ended as. */
-async function unlessFinished(request: string, fn: () => Promise<void>): Promise<void> {
+async function unlessFinished(request: string, fn: () => Promise<unknown>): Promise<void> {
   try {
     await fn();
   } catch (err) {
@@ -93,8 +93,15 @@ program
   .action(
     action(async (orderId: string, opts: { reason?: string }) => {
       const client = await orders();
-      await unlessFinished('cancel it', () => client.cancel(orderId, opts.reason));
-      process.stdout.write(`Cancel requested for order ${orderId}\n`);
+      await unlessFinished('cancel it', async () => {
+        const { outcome, status } = await client.cancel(orderId, opts.reason);
+        process.stdout.write(
+          outcome === 'cancelled'
+            ? `Order ${orderId} will be cancelled (its compensations run now)\n`
+            : `Too late to cancel order ${orderId}: the saga is ${status}\n`,
+        );
+        if (outcome !== 'cancelled') process.exitCode = 1;
+      });
     }),
   );
 
@@ -117,14 +124,47 @@ program
     }),
   );
 
+/** A whole number of cents. */
+function parseCents(value: string): number {
+  if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError(`"${value}" is not a whole number of cents`);
+  }
+  return Number(value);
+}
+
 program
   .command('confirm-payment <orderId>')
-  .description('confirm a large payment the saga is waiting for')
+  .description(
+    'confirm the large payment the saga is waiting for, of the amount it asks (see `status`)',
+  )
+  .requiredOption(
+    '--amount <cents>',
+    "the amount confirmed: the order's total in cents",
+    parseCents,
+  )
   .action(
-    action(async (orderId: string) => {
+    action(async (orderId: string, opts: { amount: number }) => {
       const client = await orders();
-      await unlessFinished('confirm its payment', () => client.confirmPayment(orderId));
-      process.stdout.write(`Payment confirmed for order ${orderId}\n`);
+      await unlessFinished('confirm its payment', () =>
+        client.confirmPayment(orderId, opts.amount),
+      );
+      process.stdout.write(`Payment of ${opts.amount} cents confirmed for order ${orderId}\n`);
+    }),
+  );
+
+program
+  .command('skip-compensation <orderId> <compensation>')
+  .description(
+    'give up a compensation that can never succeed (saga in compensation_failed); recorded with the reason',
+  )
+  .requiredOption('--reason <text>', 'why the compensation is given up')
+  .action(
+    action(async (orderId: string, compensation: string, opts: { reason: string }) => {
+      const client = await orders();
+      await unlessFinished('skip a compensation', () =>
+        client.skipCompensation(orderId, compensation, opts.reason),
+      );
+      process.stdout.write(`Compensation ${compensation} of order ${orderId} skipped\n`);
     }),
   );
 

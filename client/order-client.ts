@@ -7,19 +7,24 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { orderTotalCents, validateLine, type OrderLine } from '../domain/order';
+import { orderTotalCents, type OrderLine } from '../domain/order';
 import { DomainError, type DomainErrorCode } from '../domain/shared';
 import {
   addItemUpdate,
-  cancelOrderSignal,
-  confirmPaymentSignal,
+  cancelOrderUpdate,
+  confirmPaymentUpdate,
   retryCompensationSignal,
   sagaStateQuery,
+  skipCompensationUpdate,
 } from '../workflows/messages';
+import { createOrderSchema, describeIssues, orderLineSchema } from '../workflows/order-input';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from '../workflows/search-attributes';
 import {
   type AddItemResult,
+  type CancelOrderResult,
+  type ConfirmPaymentResult,
   type OrderSagaInput,
+  type SkipCompensationResult,
   type SagaState,
   workflowIdFor,
 } from '../workflows/types';
@@ -68,12 +73,34 @@ export class SagaFinishedError extends Error {
   }
 }
 
-/** Codes an addItem refusal can carry (the ApplicationFailure type set by the saga). */
+/** Codes an update refusal can carry (the ApplicationFailure type set by the saga). */
 const REFUSAL_CODES: readonly DomainErrorCode[] = [
   'INVALID_COMMAND',
   'ORDER_NOT_PENDING',
   'INSUFFICIENT_STOCK',
+  'PAYMENT_CONFIRMATION_NOT_AWAITED',
+  'PAYMENT_AMOUNT_MISMATCH',
+  'COMPENSATION_NOT_FAILED',
+  'UNKNOWN_COMPENSATION',
 ];
+
+/**
+ * Options of a call that runs an update. `updateId`: the same id twice (a retried HTTP
+ * request) runs the update once; the second call gets the first call's answer.
+ */
+export interface UpdateCallOptions {
+  updateId?: string;
+}
+
+/** A value that fails the shared schema: a DomainError naming the field. */
+function parseOrThrow<T>(
+  schema: { safeParse(v: unknown): { success: boolean; data?: T; error?: unknown } },
+  value: unknown,
+): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as T;
+  throw new DomainError('INVALID_COMMAND', describeIssues(parsed.error as never));
+}
 
 /** The innermost ApplicationFailure of a failure chain (activity failures wrap the domain's). */
 function applicationFailureIn(err: unknown): ApplicationFailure | undefined {
@@ -110,12 +137,33 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
     }
   }
 
+  /** Runs an update; the saga's refusal becomes a DomainError with the refusal's code. */
+  async function runUpdate<T>(orderId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withSaga(orderId, fn);
+    } catch (err) {
+      if (
+        err instanceof WorkflowUpdateFailedError ||
+        (err as Error)?.name === 'WorkflowUpdateFailedError'
+      ) {
+        const failure = applicationFailureIn(err);
+        const code = REFUSAL_CODES.find((c) => c === failure?.type) ?? 'ORDER_NOT_PENDING';
+        throw new DomainError(code, failure?.message ?? (err as Error).message, { orderId });
+      }
+      throw err;
+    }
+  }
+
   return {
     async start(request: StartOrderRequest): Promise<StartedOrder> {
-      if (request.items.length === 0) {
-        throw new DomainError('INVALID_COMMAND', 'an order needs at least one item');
-      }
-      request.items.forEach(validateLine);
+      // The saga validates its input too; refusing here spares a start that would fail.
+      parseOrThrow(createOrderSchema, {
+        orderId: request.orderId,
+        customerId: request.customerId,
+        currency: request.currency,
+        items: request.items,
+        shippingAddress: request.shippingAddress,
+      });
       const orderId = request.orderId ?? randomUUID();
       const workflowId = workflowIdFor(orderId);
       const input: OrderSagaInput = {
@@ -157,37 +205,69 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
     state: (orderId: string): Promise<SagaState> =>
       withSaga(orderId, () => handleFor(orderId).query(sagaStateQuery)),
 
-    cancel: (orderId: string, reason?: string) =>
-      withSaga(orderId, () => handleFor(orderId).signal(cancelOrderSignal, reason)),
+    /** `cancelled`: the order will end cancelled; `too late`: it is being or was confirmed. */
+    cancel: (
+      orderId: string,
+      reason?: string,
+      options: UpdateCallOptions = {},
+    ): Promise<CancelOrderResult> =>
+      runUpdate(orderId, () =>
+        handleFor(orderId).executeUpdate(cancelOrderUpdate, {
+          args: [reason === undefined ? {} : { reason }],
+          updateId: options.updateId,
+        }),
+      ),
 
-    confirmPayment: (orderId: string) =>
-      withSaga(orderId, () => handleFor(orderId).signal(confirmPaymentSignal)),
+    /**
+     * Confirms the payment the saga is waiting for, of `amountCents` (its current total).
+     * Refused (PAYMENT_CONFIRMATION_NOT_AWAITED, PAYMENT_AMOUNT_MISMATCH) otherwise.
+     */
+    confirmPayment: (
+      orderId: string,
+      amountCents: number,
+      options: UpdateCallOptions = {},
+    ): Promise<ConfirmPaymentResult> =>
+      runUpdate(orderId, () =>
+        handleFor(orderId).executeUpdate(confirmPaymentUpdate, {
+          args: [{ amountCents }],
+          updateId: options.updateId,
+        }),
+      ),
 
     retryCompensation: (orderId: string) =>
       withSaga(orderId, () => handleFor(orderId).signal(retryCompensationSignal)),
+
+    /** Gives up the saga's failed compensation `compensation` (see sagaState), with a reason. */
+    skipCompensation: (
+      orderId: string,
+      compensation: string,
+      reason: string,
+      options: UpdateCallOptions = {},
+    ): Promise<SkipCompensationResult> =>
+      runUpdate(orderId, () =>
+        handleFor(orderId).executeUpdate(skipCompensationUpdate, {
+          args: [{ compensation, reason }],
+          updateId: options.updateId,
+        }),
+      ),
 
     /**
      * Adds a line to a pending order (the saga's addItem update). Refusals carry a code:
      * ORDER_NOT_PENDING (payment started, or the saga is unwinding), INSUFFICIENT_STOCK (the
      * line comes after the reservation and its stock is short), INVALID_COMMAND.
      */
-    async addItem(orderId: string, line: OrderLine): Promise<AddItemResult> {
-      validateLine(line);
-      try {
-        return await withSaga(orderId, () =>
-          handleFor(orderId).executeUpdate(addItemUpdate, { args: [line] }),
-        );
-      } catch (err) {
-        if (
-          err instanceof WorkflowUpdateFailedError ||
-          (err as Error)?.name === 'WorkflowUpdateFailedError'
-        ) {
-          const failure = applicationFailureIn(err);
-          const code = REFUSAL_CODES.find((c) => c === failure?.type) ?? 'ORDER_NOT_PENDING';
-          throw new DomainError(code, failure?.message ?? (err as Error).message, { orderId });
-        }
-        throw err;
-      }
+    async addItem(
+      orderId: string,
+      line: OrderLine,
+      options: UpdateCallOptions = {},
+    ): Promise<AddItemResult> {
+      parseOrThrow(orderLineSchema, line);
+      return runUpdate(orderId, () =>
+        handleFor(orderId).executeUpdate(addItemUpdate, {
+          args: [line],
+          updateId: options.updateId,
+        }),
+      );
     },
 
     describe: (orderId: string) => withSaga(orderId, () => handleFor(orderId).describe()),

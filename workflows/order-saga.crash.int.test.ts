@@ -127,7 +127,17 @@ test('sagas survive a SIGKILL of their worker and a restart', async () => {
   expect(completedAtKill).toBeLessThan(small.length + contested.length);
 
   await startWorkerProcess();
-  await Promise.all(large.slice(0, 2).map((id) => orders.confirmPayment(id)));
+  // A confirmation answers the saga's question: wait until each asks it again.
+  const confirm = async (id: string) => {
+    await eventually(
+      async () =>
+        (await orders.state(id)).status === 'awaiting_payment_confirmation' ? true : undefined,
+      30_000,
+      `${id} awaiting confirmation`,
+    );
+    await orders.confirmPayment(id, 200_000);
+  };
+  await Promise.all(large.slice(0, 2).map(confirm));
   await Promise.all(large.slice(2).map((id) => orders.cancel(id, 'customer called')));
 
   const results = new Map(

@@ -252,7 +252,7 @@ test('a large order confirmed in time is paid and completed', async () => {
     'awaiting confirmation',
   );
   expect(await types('CustomerCredit', id('c-confirmed'))).toEqual(['CreditGranted']);
-  await patient.confirmPayment(orderId);
+  await patient.confirmPayment(orderId, 300_000);
   await expect(patient.result(orderId)).resolves.toMatchObject({ status: 'completed' });
   expect((await stream('CustomerCredit', id('c-confirmed'))).map((e) => e.data)).toEqual([
     expect.objectContaining({ cents: 10_000_00 }),
@@ -404,7 +404,7 @@ test('addItem is refused once the payment has started', async () => {
   );
   expect(refused).toBeInstanceOf(DomainError);
   expect(refused.code).toBe('ORDER_NOT_PENDING');
-  await orders.confirmPayment(orderId);
+  await orders.confirmPayment(orderId, 150_000);
   await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
   expect(await types('Order', orderId)).toEqual([
     'OrderCreated',

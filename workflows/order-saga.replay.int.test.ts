@@ -30,6 +30,11 @@ test('there is a recorded history for every path of the saga', () => {
     [
       'add-item',
       'add-item-refused-after-payment',
+      // Recorded by order-saga.guarantees.int.test.ts (the updates, the non-cancellable confirm).
+      'add-item-update-id',
+      'cancel-during-confirm',
+      'confirm-update-after-refusals',
+      'skip-compensation',
       'cancel-after-reservation',
       'compensation-retry',
       'confirmation-in-time',

@@ -17,6 +17,8 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -24,18 +26,33 @@ import {
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
+import type { ZodType } from 'zod';
 import type { OrderActivities } from '../activities/order.activities';
-import { orderTotalCents, validateLine, type OrderLine } from '../domain/order';
+import { orderTotalCents, type OrderLine } from '../domain/order';
 import {
   addItemUpdate,
   cancelOrderSignal,
+  cancelOrderUpdate,
   confirmPaymentSignal,
+  confirmPaymentUpdate,
   retryCompensationSignal,
   sagaStateQuery,
+  skipCompensationUpdate,
 } from './messages';
+import {
+  cancelReasonSchema,
+  confirmPaymentSchema,
+  describeIssues,
+  orderLineSchema,
+  orderSagaInputSchema,
+  safeTotalCents,
+  skipCompensationSchema,
+} from './order-input';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from './search-attributes';
 import type {
   AddItemResult,
+  CancelOrderResult,
+  ConfirmPaymentResult,
   OrderSagaInput,
   OrderSagaResult,
   SagaState,
@@ -105,7 +122,49 @@ function refusal(message: string, code: string, details?: unknown): ApplicationF
   return ApplicationFailure.nonRetryable(message, code, ...(details ? [details] : []));
 }
 
-export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult> {
+/**
+ * The input as the saga may use it, or a non-retryable INVALID_ORDER_INPUT failure naming the
+ * field. Thrown before any command, so an invalid start closes in its first workflow task and
+ * writes no event.
+ */
+function parseInput(raw: unknown): OrderSagaInput {
+  const parsed = orderSagaInputSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw ApplicationFailure.create({
+    type: 'INVALID_ORDER_INPUT',
+    message: `invalid order input: ${describeIssues(parsed.error)}`,
+    details: [parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message }))],
+    nonRetryable: true,
+  });
+}
+
+/** Refuses an update whose argument does not match its schema (INVALID_COMMAND). */
+function parseArgument<T>(schema: ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw refusal(describeIssues(parsed.error), 'INVALID_COMMAND');
+}
+
+/** A cancel reason as sent: a string, `{ reason }` (what a CLI user types), or nothing. */
+function cancelReason(value: unknown): { ok: true; reason?: string } | { ok: false } {
+  const given =
+    value !== null && typeof value === 'object' && 'reason' in value
+      ? value.reason
+      : (value ?? undefined);
+  const parsed = cancelReasonSchema.safeParse(given);
+  return parsed.success ? { ok: true, reason: parsed.data } : { ok: false };
+}
+
+/**
+ * Changes that alter the saga's commands (cancel takes effect after the payment, the confirm
+ * step cannot be cancelled, confirmation is only taken while awaited): histories recorded
+ * before them replay down the old path.
+ */
+const GUARANTEES_PATCH = 'order-saga-guarantees-v2';
+
+export async function orderSaga(rawInput: OrderSagaInput): Promise<OrderSagaResult> {
+  const input = parseInput(rawInput);
+  const v2 = patched(GUARANTEES_PATCH);
   const acts = input.useLocalActivities ? local : remote;
   const undo = compensationActivities(input);
   const { orderId, customerId, correlationId } = input;
@@ -119,6 +178,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     lastError: null,
     items: lines,
     totalCents: orderTotalCents(lines),
+    skippedCompensations: [],
   };
   const compensations: Compensation[] = [];
   const lock = new TurnLock();
@@ -126,6 +186,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   let failureReason: string | null = null;
   let paymentConfirmed = false;
   let retryRequested = false;
+  let skipRequest: { compensation: string; reason: string } | null = null;
   let orderCreated = false;
   /** The reservation step has run: a line added from now on reserves its own stock. */
   let reserved = false;
@@ -143,7 +204,11 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   const registerRelease = (productId: string) => {
     const name = `releaseInventory:${productId}`;
     if (compensations.some((c) => c.name === name)) return; // one release frees all units held
-    register({ name, run: () => undo.releaseInventory({ orderId, productId, correlationId }) });
+    register({
+      name,
+      run: () =>
+        undo.releaseInventory({ orderId, productId, correlationId, step: `release:${productId}` }),
+    });
   };
   const runStep = async (step: SagaStep, body: () => Promise<void>) => {
     state.step = step;
@@ -158,29 +223,121 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       );
     }
   };
+  /** Whether the order will end cancelled: a cancel request now is too late once it will not. */
+  const cancellable = () =>
+    (state.status === 'running' || state.status === 'awaiting_payment_confirmation') &&
+    state.step !== 'confirm_order';
+  const requestCancel = (reason: string | undefined): CancelOrderResult['outcome'] => {
+    if (failureReason !== null) return 'cancelled'; // already unwinding
+    if (!cancellable()) return 'too late';
+    failureReason = `cancelled: ${reason ?? 'requested by the customer'}`;
+    steps.cancel();
+    return 'cancelled';
+  };
 
   setHandler(sagaStateQuery, () => state);
-  setHandler(cancelOrderSignal, (reason) => {
-    // Once the order is being confirmed, or the saga is already unwinding, it is too late.
-    const cancellable =
-      state.status === 'running' || state.status === 'awaiting_payment_confirmation';
-    if (!cancellable || state.step === 'confirm_order') return;
-    failureReason ??= `cancelled: ${reason ?? 'requested by the customer'}`;
-    steps.cancel();
+  setHandler(cancelOrderSignal, (raw: unknown) => {
+    const parsed = cancelReason(raw);
+    if (!parsed.ok) {
+      // A signal cannot be refused: a malformed one is logged and changes nothing.
+      log.warn('cancelOrder signal ignored: the reason must be a string', { orderId });
+      return;
+    }
+    requestCancel(parsed.reason);
   });
+  setHandler(
+    cancelOrderUpdate,
+    (request): CancelOrderResult => ({
+      orderId,
+      outcome: requestCancel(cancelReasonOf(request)),
+      status: state.status,
+    }),
+    {
+      validator: (request) => {
+        if (!cancelReason(request).ok) {
+          throw refusal('the reason must be a string of 1 to 500 characters', 'INVALID_COMMAND');
+        }
+      },
+    },
+  );
   setHandler(confirmPaymentSignal, () => {
-    paymentConfirmed = true;
+    if (!v2 || state.status === 'awaiting_payment_confirmation') {
+      paymentConfirmed = true;
+      return;
+    }
+    // Not latched: a confirmation answers the saga's question, it cannot come before it.
+    log.warn('confirmPayment signal ignored: the saga is not awaiting a confirmation', {
+      orderId,
+      status: state.status,
+    });
   });
+  setHandler(
+    confirmPaymentUpdate,
+    (request): ConfirmPaymentResult => {
+      paymentConfirmed = true;
+      return { orderId, amountCents: request.amountCents, status: 'confirmed' };
+    },
+    {
+      validator: (request) => {
+        const { amountCents } = parseArgument(confirmPaymentSchema, request);
+        if (state.status !== 'awaiting_payment_confirmation' || paymentConfirmed) {
+          throw refusal(
+            `order ${orderId} is not awaiting a payment confirmation (saga ${state.status}, ` +
+              `step ${state.step ?? 'none'})`,
+            'PAYMENT_CONFIRMATION_NOT_AWAITED',
+            { status: state.status },
+          );
+        }
+        if (amountCents !== state.totalCents) {
+          throw refusal(
+            `confirmed ${amountCents} cents but order ${orderId} totals ${state.totalCents} cents`,
+            'PAYMENT_AMOUNT_MISMATCH',
+            { amountCents, totalCents: state.totalCents },
+          );
+        }
+      },
+    },
+  );
   setHandler(retryCompensationSignal, () => {
     retryRequested = true;
   });
   setHandler(
+    skipCompensationUpdate,
+    async (request) => {
+      const { compensation, reason } = parseArgument(skipCompensationSchema, request);
+      skipRequest = { compensation, reason };
+      await condition(() => state.skippedCompensations.some((s) => s.name === compensation));
+      return { orderId, skipped: compensation, status: state.status };
+    },
+    {
+      validator: (request) => {
+        const { compensation } = parseArgument(skipCompensationSchema, request);
+        const failing = compensations[compensations.length - 1]?.name;
+        if (state.status !== 'compensation_failed' || skipRequest !== null) {
+          throw refusal(
+            `order ${orderId} has no failed compensation to skip (saga ${state.status})`,
+            'COMPENSATION_NOT_FAILED',
+          );
+        }
+        if (compensation !== failing) {
+          throw refusal(
+            `the failed compensation of order ${orderId} is ${failing}, not ${compensation}`,
+            'UNKNOWN_COMPENSATION',
+            { failing },
+          );
+        }
+      },
+    },
+  );
+  setHandler(
     addItemUpdate,
-    async (line): Promise<AddItemResult> => {
+    async (raw): Promise<AddItemResult> => {
+      const line = parseArgument(orderLineSchema, raw);
       // The order must exist before a line is appended to it.
       await condition(() => orderCreated || failureReason !== null || paymentStarted);
       return lock.run(async () => {
         refuseUnlessPending();
+        const index = lines.length;
         if (reserved) {
           registerRelease(line.productId);
           await acts.reserveInventory({
@@ -189,9 +346,10 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
             // The order's total for this product: the activity reserves the difference.
             quantity: quantitiesByProduct([...lines, line]).get(line.productId)!,
             correlationId,
+            step: `add_item:${index}:reserve`,
           });
         }
-        await acts.addItem({ orderId, line, correlationId });
+        await acts.addItem({ orderId, line, correlationId, step: `add_item:${index}` });
         lines.push(line);
         state.totalCents = orderTotalCents(lines);
         upsertSearchAttributes([{ key: OrderTotalCentsKey, value: state.totalCents }]);
@@ -200,12 +358,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     },
     {
       // Runs before the update is written to history: a refused update leaves no trace.
-      validator: (line) => {
+      validator: (raw) => {
         refuseUnlessPending();
-        try {
-          validateLine(line);
-        } catch (err) {
-          throw refusal(err instanceof Error ? err.message : 'invalid line', 'INVALID_COMMAND');
+        const line = parseArgument(orderLineSchema, raw);
+        if (safeTotalCents([...lines, line]) === undefined) {
+          throw refusal(
+            `the order total would exceed ${Number.MAX_SAFE_INTEGER} cents`,
+            'INVALID_COMMAND',
+          );
         }
       },
     },
@@ -222,7 +382,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       register({
         name: 'cancelOrder',
         run: () =>
-          undo.cancelOrder({ orderId, reason: failureReason ?? 'saga failed', correlationId }),
+          undo.cancelOrder({
+            orderId,
+            reason: failureReason ?? 'saga failed',
+            correlationId,
+            step: 'cancel_order',
+            createdByStep: 'create_order',
+          }),
       });
       await lock.run(() =>
         runStep('create_order', () =>
@@ -233,6 +399,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
             items: [...lines],
             shippingAddress: input.shippingAddress,
             correlationId,
+            step: 'create_order',
           }),
         ),
       );
@@ -242,7 +409,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         runStep('reserve_inventory', async () => {
           for (const [productId, quantity] of quantitiesByProduct(lines)) {
             registerRelease(productId);
-            await acts.reserveInventory({ orderId, productId, quantity, correlationId });
+            await acts.reserveInventory({
+              orderId,
+              productId,
+              quantity,
+              correlationId,
+              step: `reserve:${productId}`,
+            });
           }
           reserved = true;
         }),
@@ -268,25 +441,34 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         }
         register({
           name: 'refundPayment',
-          run: () => undo.refundPayment({ orderId, customerId, correlationId }),
+          run: () => undo.refundPayment({ orderId, customerId, correlationId, step: 'refund' }),
         });
         await acts.chargePayment({
           orderId,
           customerId,
           amountCents: state.totalCents,
           correlationId,
+          step: 'charge',
         });
       });
     });
+    // A cancel accepted while the charge was finishing: the step completed, the order must
+    // still end cancelled (the cancel answered "cancelled").
+    if (v2 && failureReason !== null) throw refusal(failureReason, 'CANCELLED');
 
-    // Outside the cancellable scope: a cancel request that arrives now is too late.
-    await runStep('confirm_order', () =>
-      acts.confirmOrder({
-        orderId,
-        productIds: [...quantitiesByProduct(lines).keys()],
-        correlationId,
-      }),
-    );
+    // Outside the cancellable scope: a cancel request that arrives now is too late. A
+    // Temporal cancellation cannot interrupt it either: confirm commits one product after
+    // another, and an interrupted confirm would leave committed stock behind a cancelled order.
+    const confirm = () =>
+      runStep('confirm_order', () =>
+        acts.confirmOrder({
+          orderId,
+          productIds: [...quantitiesByProduct(lines).keys()],
+          correlationId,
+          step: 'confirm',
+        }),
+      );
+    await (v2 ? CancellationScope.nonCancellable(confirm) : confirm());
   } catch (err) {
     failureReason ??= describeFailure(err);
     state.lastError = failureReason;
@@ -318,11 +500,34 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         state.lastError = `compensation ${next.name} failed: ${describeFailure(err)}`;
         setStatus('compensation_failed');
         retryRequested = false;
-        await condition(() => retryRequested);
+        await condition(() => retryRequested || skipRequest !== null);
+        const skip: { compensation: string; reason: string } | null = skipRequest;
+        if (skip) {
+          // The operator gives this compensation up: recorded in the event store, then dropped.
+          // Retried without limit (an append with any version can only fail transiently): a
+          // failure escaping here would close the saga with compensations still owed.
+          await acts.recordCompensationSkipped({
+            orderId,
+            compensation: skip.compensation,
+            reason: skip.reason,
+            error: state.lastError,
+            correlationId,
+            step: `skip:${skip.compensation}`,
+          });
+          compensations.pop();
+          state.compensations = compensations.map((c) => c.name).reverse();
+          state.skippedCompensations.push({ name: skip.compensation, reason: skip.reason });
+          skipRequest = null;
+        }
         setStatus('compensating');
       }
     }
   }
+}
+
+function cancelReasonOf(request: unknown): string | undefined {
+  const parsed = cancelReason(request);
+  return parsed.ok ? parsed.reason : undefined;
 }
 
 function quantitiesByProduct(items: readonly OrderLine[]): Map<string, number> {
@@ -338,6 +543,7 @@ function describeFailure(err: unknown): string {
   let current: unknown = err;
   while (current instanceof Error) {
     if (current instanceof ApplicationFailure) {
+      if (current.type === 'CANCELLED') return current.message;
       return current.type ? `${current.type}: ${current.message}` : current.message;
     }
     current = (current as Error & { cause?: unknown }).cause;

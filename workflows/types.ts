@@ -38,6 +38,8 @@ export interface SagaState {
   /** The order's lines, including those added by the addItem update. */
   items: OrderLine[];
   totalCents: number;
+  /** Compensations an operator gave up (skipCompensation), with the reason given. */
+  skippedCompensations: { name: string; reason: string }[];
 }
 
 /** What the addItem update returns: the order's lines and total after the addition. */
@@ -45,6 +47,25 @@ export interface AddItemResult {
   orderId: string;
   items: OrderLine[];
   totalCents: number;
+}
+
+export interface CancelOrderResult {
+  orderId: string;
+  /** `cancelled`: the order will end cancelled; `too late`: it is being or was confirmed. */
+  outcome: 'cancelled' | 'too late';
+  status: SagaStatus;
+}
+
+export interface ConfirmPaymentResult {
+  orderId: string;
+  amountCents: number;
+  status: 'confirmed';
+}
+
+export interface SkipCompensationResult {
+  orderId: string;
+  skipped: string;
+  status: SagaStatus;
 }
 
 export interface OrderSagaResult {

@@ -173,4 +173,63 @@ describe('Order', () => {
       ]),
     ).toBe(1000);
   });
+
+  const refusalOf = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return err as { code: string; message: string };
+    }
+    throw new Error('expected a refusal');
+  };
+
+  test('a negative quantity is refused as such, not as an overflow', () => {
+    const state = OrderDecider.evolve(OrderDecider.initialState(), created);
+    const err = refusalOf(() =>
+      OrderDecider.decide(
+        { type: 'AddItem', line: { productId: 'CAP', quantity: -3, unitPriceCents: 100 }, now },
+        state,
+      ),
+    );
+    expect(err).toMatchObject({
+      code: 'INVALID_COMMAND',
+      message: 'quantity must be a positive integer',
+    });
+  });
+
+  test('a line that takes the total past 2^53 cents is refused; the stream still folds', () => {
+    const big = 2 ** 52;
+    const state = [created, { ...mug, data: { ...mug.data, quantity: 1, unit_price: big } }].reduce(
+      (s, e) => OrderDecider.evolve(s, e as OrderEvent),
+      OrderDecider.initialState(),
+    );
+    const err = refusalOf(() =>
+      OrderDecider.decide(
+        { type: 'AddItem', line: { productId: 'CAP', quantity: 1, unitPriceCents: big }, now },
+        state,
+      ),
+    );
+    expect(err).toMatchObject({
+      code: 'INVALID_COMMAND',
+      message: `the order total must not exceed ${Number.MAX_SAFE_INTEGER} cents`,
+    });
+    const create = refusalOf(() =>
+      OrderDecider.decide(
+        {
+          type: 'CreateOrder',
+          orderId: 'o2',
+          customerId: 'c1',
+          currency: 'USD',
+          lines: [
+            { productId: 'A', quantity: 1, unitPriceCents: big },
+            { productId: 'B', quantity: 1, unitPriceCents: big },
+          ],
+          shippingAddress: null,
+          now,
+        },
+        OrderDecider.initialState(),
+      ),
+    );
+    expect(create.code).toBe('INVALID_COMMAND');
+  });
 });

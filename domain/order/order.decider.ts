@@ -45,7 +45,11 @@ export type OrderCommand =
   | { type: 'CancelOrder'; reason: string; now: string };
 
 export function validateLine(line: OrderLine): void {
-  ensure(line.productId.length > 0, 'INVALID_COMMAND', 'productId must not be empty');
+  ensure(
+    typeof line.productId === 'string' && line.productId.length > 0,
+    'INVALID_COMMAND',
+    'productId must not be empty',
+  );
   ensure(
     Number.isSafeInteger(line.quantity) && line.quantity > 0,
     'INVALID_COMMAND',
@@ -59,6 +63,18 @@ export function validateLine(line: OrderLine): void {
     { unitPriceCents: line.unitPriceCents },
   );
   multiply(line.unitPriceCents, line.quantity);
+}
+
+/** The order's total must stay an exact integer of cents (below 2^53). */
+function ensureTotalFits(lines: readonly OrderLine[]): void {
+  let total = 0;
+  for (const l of lines) total += l.unitPriceCents * l.quantity;
+  ensure(
+    Number.isSafeInteger(total),
+    'INVALID_COMMAND',
+    `the order total must not exceed ${Number.MAX_SAFE_INTEGER} cents`,
+    { lines: lines.length },
+  );
 }
 
 function itemAdded(orderId: string, line: OrderLine, now: string): OrderEvent {
@@ -103,7 +119,9 @@ export const OrderDecider: Decider<OrderState, OrderCommand, OrderEvent> = {
             created_at: command.now,
           },
         };
-        return [created, ...command.lines.map((l) => itemAdded(command.orderId, l, command.now))];
+        const added = command.lines.map((l) => itemAdded(command.orderId, l, command.now));
+        ensureTotalFits(command.lines);
+        return [created, ...added];
       }
       case 'AddItem': {
         const order = existing(state);
@@ -115,7 +133,9 @@ export const OrderDecider: Decider<OrderState, OrderCommand, OrderEvent> = {
             status: order.status,
           },
         );
-        return [itemAdded(order.orderId, command.line, command.now)];
+        const added = itemAdded(order.orderId, command.line, command.now);
+        ensureTotalFits([...order.lines, command.line]);
+        return [added];
       }
       case 'CompleteOrder': {
         const order = existing(state);

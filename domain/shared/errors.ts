@@ -10,7 +10,12 @@ export type DomainErrorCode =
   | 'ORDER_ALREADY_COMPLETED'
   | 'CURRENCY_MISMATCH'
   | 'INSUFFICIENT_STOCK'
-  | 'PAYMENT_DECLINED';
+  | 'PAYMENT_DECLINED'
+  // Refusals of the saga's updates (workflows/order-saga.workflow.ts).
+  | 'PAYMENT_CONFIRMATION_NOT_AWAITED'
+  | 'PAYMENT_AMOUNT_MISMATCH'
+  | 'COMPENSATION_NOT_FAILED'
+  | 'UNKNOWN_COMPENSATION';
 
 export class DomainError extends Error {
   constructor(

@@ -21,16 +21,39 @@ export function money(cents: number, currency: string): Money {
 }
 
 export function multiply(unitCents: number, quantity: number): number {
+  ensure(
+    isCents(unitCents),
+    'INVALID_COMMAND',
+    'unit price must be a non-negative integer of cents',
+    {
+      unitCents,
+    },
+  );
+  ensure(
+    Number.isSafeInteger(quantity) && quantity > 0,
+    'INVALID_COMMAND',
+    'quantity must be a positive integer',
+    { quantity },
+  );
   const total = unitCents * quantity;
-  ensure(isCents(total), 'INVALID_COMMAND', 'amount exceeds the largest safe integer', {
-    unitCents,
-    quantity,
-  });
+  ensure(
+    isCents(total),
+    'INVALID_COMMAND',
+    `line total must not exceed ${Number.MAX_SAFE_INTEGER} cents`,
+    {
+      unitCents,
+      quantity,
+    },
+  );
   return total;
 }
 
 export function addCents(a: number, b: number): number {
   const total = a + b;
-  ensure(isCents(total), 'INVALID_COMMAND', 'amount exceeds the largest safe integer');
+  ensure(
+    isCents(total),
+    'INVALID_COMMAND',
+    `total must not exceed ${Number.MAX_SAFE_INTEGER} cents`,
+  );
   return total;
 }
