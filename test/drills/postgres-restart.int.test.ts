@@ -133,6 +133,16 @@ test('Postgres restarted under in-flight sagas: 503s meanwhile, every saga ends,
     'the first saga writes',
   );
   const endedBeforeOutage = (await count('OrderCompleted')) + (await count('OrderCancelled'));
+  // Reads in progress when Postgres goes: they poll the read model for a version it never
+  // reaches, so the shutdown lands mid-request.
+  const inProgress = Promise.all(
+    before
+      .slice(0, 4)
+      .map((id) =>
+        request(api, 'GET', `/orders/${id}?minVersion=1000000&waitMs=10000`, undefined, 25_000),
+      ),
+  );
+  await new Promise((r) => setTimeout(r, 300));
   await postgres!.kill('SIGTERM');
   const outageStarted = Date.now();
 
@@ -168,6 +178,13 @@ test('Postgres restarted under in-flight sagas: 503s meanwhile, every saga ends,
     (p) => p.status !== 503 || !p.contentType.startsWith('application/problem+json'),
   );
   expect(unexpected).toEqual([]);
+  // The reads caught by the shutdown end with a 503 too, long before their 10 s wait is up.
+  const caught = (await inProgress).map((r) => ({
+    status: r.status,
+    problem: r.contentType.startsWith('application/problem+json'),
+    quick: r.ms < 8000,
+  }));
+  expect(caught).toEqual(caught.map(() => ({ status: 503, problem: true, quick: true })));
   expect(Math.max(...probes.map((p) => p.ms))).toBeLessThan(2000);
 
   await startPostgres();

@@ -36,12 +36,25 @@ export function startAppProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let killedByUs = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      // A piece that dies on its own is a finding: show why, whatever the drill asserts next.
+      if (!killedByUs) {
+        process.stderr.write(
+          `[drill] ${name} exited by itself (${code ?? signal}); its last output:\n` +
+            `${output.slice(-4000)}\n`,
+        );
+      }
+      resolve();
+    }),
+  );
   const proc: AppProcess = {
     name,
     child,
     output: () => output,
     async kill(signal = 'SIGKILL') {
+      killedByUs = true;
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
       running.delete(proc);
