@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { grantCredit, restockProduct } from '../../catalog/catalog';
 import { createOrderClient } from '../../client/order-client';
+import { allProjections } from '../../projections';
 import { freePort } from '../../provision/ports';
 import { startTemporalCluster, type TemporalCluster } from '../../provision/temporal-cluster';
 import { createTestDatabase, eventually, type TestDatabase } from '../harness';
@@ -82,9 +83,12 @@ test('2 workers, 2 projectors, 2 APIs on a Temporal cluster: a worker and the ac
   ]);
   const active = async (p: AppProcess, state: 'active' | 'on standby') =>
     eventually(
-      async () => (occurrences(p.output(), `"projection ${state}"`) >= 3 ? true : undefined),
+      async () =>
+        occurrences(p.output(), `"projection ${state}"`) >= allProjections.length
+          ? true
+          : undefined,
       30_000,
-      `${p.name}: 3 projections ${state}`,
+      `${p.name}: every projection ${state}`,
     );
   await active(projectors[0]!, 'active');
   projectors.push(await startProjector('projector-b'));
