@@ -111,7 +111,7 @@ export async function request(
   method: 'GET' | 'POST',
   pathname: string,
   body?: unknown,
-  timeoutMs = 5000,
+  timeoutMs = 15_000,
 ): Promise<{ status: number; contentType: string; body: unknown; ms: number }> {
   const started = Date.now();
   const res = await fetch(`${baseUrl}${pathname}`, {
