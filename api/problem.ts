@@ -58,15 +58,37 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** Socket-level codes of a peer that is down, restarting or unreachable. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+]);
+
+/**
+ * node-postgres reports a connection lost mid-query, a pool that cannot connect in time, and a
+ * client broken by an earlier loss as plain Errors without a code: their messages are all
+ * there is to go by.
+ */
+const PG_CONNECTION_LOST =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
 /** Temporal or Postgres out of reach: the client may retry, it is not a bug. */
 function isUnavailable(err: unknown): boolean {
-  const e = err as { name?: unknown; code?: unknown };
+  const e = err as { name?: unknown; code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
   return (
     e?.name === 'ServiceError' ||
     e?.name === 'TransportError' ||
-    e?.code === 'ECONNREFUSED' ||
-    e?.code === '57P01' ||
-    e?.code === '57P03'
+    UNREACHABLE_CODES.has(code) ||
+    // SQLSTATE 08: connection exception; 57P01-57P03: shutting down, crashed, starting up;
+    // 53300: too many connections.
+    /^08/.test(code) ||
+    /^57P0[123]$/.test(code) ||
+    code === '53300' ||
+    (typeof e?.message === 'string' && PG_CONNECTION_LOST.test(e.message))
   );
 }
 

@@ -17,6 +17,11 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor may a checked-out one's: pg emits 'error' on a client whose connection drops mid-query
+  // (besides failing the query), and pg-pool listens only while the client is idle. Kysely holds
+  // clients checked out, so a Postgres restart crashed the API. The query still fails (503), and
+  // pg-pool discards the broken client on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -15,6 +15,8 @@ export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.
 export interface RunningTemporal {
   address: string;
   uiUrl: string | undefined;
+  /** The server's process id when it runs the CLI binary (failure drills kill it). */
+  pid?: number;
   stop: () => Promise<void>;
 }
 
@@ -134,6 +136,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   return {
     address,
     uiUrl: options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`,
+    pid: child.pid,
     stop: () => stopChild(child, exited),
   };
 }
