@@ -136,13 +136,15 @@ test('Temporal dev server SIGKILLed and restarted on its file: every saga ends, 
   temporal = await startServer(port);
   orders = await orderClient(temporal.address);
   // A confirmation answers the saga's question: send it once the saga asks again.
-  await eventually(
-    async () =>
-      (await orders.state(large[0]!)).status === 'awaiting_payment_confirmation' ? true : undefined,
+  const awaiting = await eventually(
+    async () => {
+      const state = await orders.state(large[0]!);
+      return state.status === 'awaiting_payment_confirmation' ? state : undefined;
+    },
     60_000,
     'the large order to await its confirmation',
   );
-  await orders.confirmPayment(large[0]!);
+  await orders.confirmPayment(large[0]!, awaiting.totalCents);
   await orders.cancel(large[1]!, 'customer called');
 
   const results = await Promise.all(all.map((id) => orders.result(id)));
