@@ -29,7 +29,12 @@ export interface Config {
     uiPort: number;
   };
   port: number;
+  /** Writes need it; reads accept it. */
   apiToken: string | undefined;
+  /** Reads only. When either token is set, every read needs one of the two. */
+  apiReadToken: string | undefined;
+  /** When set, /metrics needs it (a Prometheus scrape token). */
+  metricsToken: string | undefined;
   eventStore: {
     compression: boolean;
     encryptionKey: Buffer | undefined;
@@ -54,13 +59,21 @@ type Env = Record<string, string | undefined>;
 const nonEmpty = (v: string | undefined): string | undefined =>
   v === undefined || v.trim() === '' ? undefined : v.trim();
 
-function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: T): T {
+function parse<T>(
+  env: Env,
+  name: string,
+  schema: z.ZodType<T>,
+  fallback: T,
+  { secret = false } = {},
+): T {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback;
   const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new ConfigError(name, `${issue?.message ?? 'is invalid'} (got "${raw}")`);
+    // A secret's value never reaches the logs, even a wrong one.
+    const got = secret ? '' : ` (got "${raw}")`;
+    throw new ConfigError(name, `${issue?.message ?? 'is invalid'}${got}`);
   }
   return result.data;
 }
@@ -77,6 +90,34 @@ const boolean = z
   .transform((s) => s.toLowerCase())
   .refine((s) => ['true', 'false', '1', '0', 'yes', 'no'].includes(s), 'must be true or false')
   .transform((s) => s === 'true' || s === '1' || s === 'yes');
+
+/** Sent as `Authorization: Bearer <token>`: visible ASCII only, or no client could send it. */
+const bearerToken = z
+  .string()
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent as a Bearer token)');
+
+function tokens(env: Env): Pick<Config, 'apiToken' | 'apiReadToken' | 'metricsToken'> {
+  const secret = { secret: true };
+  const apiToken = parse<string | undefined>(env, 'API_TOKEN', bearerToken, undefined, secret);
+  const apiReadToken = parse<string | undefined>(
+    env,
+    'API_READ_TOKEN',
+    bearerToken,
+    undefined,
+    secret,
+  );
+  // The same value would make the read-only token a write token.
+  if (apiReadToken !== undefined && apiReadToken === apiToken)
+    throw new ConfigError('API_READ_TOKEN', 'must differ from API_TOKEN');
+  const metricsToken = parse<string | undefined>(
+    env,
+    'METRICS_TOKEN',
+    bearerToken,
+    undefined,
+    secret,
+  );
+  return { apiToken, apiReadToken, metricsToken };
+}
 
 const postgresUrl = z
   .string()
@@ -163,7 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
       uiPort: parse(env, 'TEMPORAL_UI_PORT', integer(1, 65535), 8233),
     },
     port: parse(env, 'PORT', integer(0, 65535), 3000),
-    apiToken: nonEmpty(env.API_TOKEN),
+    ...tokens(env),
     eventStore: {
       compression: parse(env, 'EVENT_STORE_COMPRESSION', boolean, false),
       encryptionKey: parse<Buffer | undefined>(

@@ -54,6 +54,8 @@ async function main(): Promise<void> {
     orders,
     metrics,
     apiToken: config.apiToken,
+    apiReadToken: config.apiReadToken,
+    metricsToken: config.metricsToken,
     logger: log,
     routers: codecRoutesFor(config),
   });

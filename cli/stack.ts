@@ -161,6 +161,8 @@ export async function startServices(
     store,
     metrics,
     apiToken: config.apiToken,
+    apiReadToken: config.apiReadToken,
+    metricsToken: config.metricsToken,
     logger: log.child({ component: 'api' }),
     routers: codecRoutesFor(config),
   });
