@@ -24,7 +24,12 @@ export interface OrderWorkerDeps {
   namespace: string;
   taskQueue: string;
   store: EventStore;
-  /** A pre-built bundle (tests bundle once per run); otherwise workflows/ is bundled now. */
+  /**
+   * A pre-built bundle (tests bundle once per run); otherwise workflows/ is bundled now. A
+   * pre-built bundle keeps the failure converter it was built with: build it with the data
+   * converter's failureConverterPath when payloads are encrypted, or workflow failures go out
+   * in clear.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConcurrentActivityTaskExecutions?: number;
   /** Encrypts Temporal payloads when a key is configured (createDataConverter). */
