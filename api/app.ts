@@ -54,6 +54,11 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Largest accepted request body (default 100kb). */
   bodyLimit?: string;
+  /**
+   * Deadline of the Temporal calls one request makes (ms, default 10 000): a request answers
+   * 504 rather than wait while a saga step retries or no worker polls.
+   */
+  temporalCallTimeoutMs?: number;
   /** Default wait of GET /orders/:id?minVersion=N (ms). */
   minVersionWaitMs?: number;
   /**
@@ -292,11 +297,28 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ items: await projectionStatus(deps.readDb) });
   });
 
+  // Every Temporal call made while handling a request from here on shares one deadline (the
+  // connection's async-local call context reaches the handlers through next()).
+  const temporalCallTimeoutMs = deps.temporalCallTimeoutMs ?? 10_000;
+  app.use((_req, res, next) => {
+    void deps.orders.withDeadline(
+      Date.now() + temporalCallTimeoutMs,
+      () =>
+        new Promise<void>((resolve) => {
+          res.once('close', resolve);
+          next();
+        }),
+    );
+  });
+
   // Order writes (Temporal).
   app.post('/orders', ...write, async (req, res) => {
     const input = createOrderSchema.parse(body(req));
     const correlationId = res.locals.correlationId as string;
-    const started = await deps.orders.start({ ...input, correlationId });
+    // Without an orderId, the Idempotency-Key names the order: a retried request meets the
+    // saga its first attempt started instead of starting a second one.
+    const orderId = input.orderId ?? eventIdFor(req, 'order');
+    const started = await deps.orders.start({ ...input, orderId, correlationId });
     requestLog(res)?.info(
       { orderId: started.orderId, workflowId: started.workflowId, started: started.started },
       started.started ? 'order saga started' : 'order saga already running',
