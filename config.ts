@@ -48,6 +48,8 @@ export interface Config {
   };
   retention: { eventsDays: number; snapshotsDays: number; archive: boolean };
   payment: { confirmationThresholdCents: number; confirmationTimeoutMs: number };
+  /** Connections of `npm run worker`'s pool, and so its activity slots (never more). */
+  workerDbPoolMax: number;
   dataDir: string;
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
@@ -237,6 +239,7 @@ export function loadConfig(env: Env = process.env): Config {
         msToNumber('15 minutes'),
       ),
     },
+    workerDbPoolMax: parse(env, 'WORKER_DB_POOL_MAX', integer(1, 1000), 20),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
     logLevel: parse(

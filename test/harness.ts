@@ -107,8 +107,11 @@ export async function startTestWorker(
   {
     dataConverter,
     retention,
+    workerOptions,
     ...options
   }: Partial<OrderClientOptions> & {
+    /** Further Worker options, e.g. a short heartbeat throttle to watch heartbeats. */
+    workerOptions?: Partial<WorkerOptions>;
     /** For the worker and the client (e.g. createDataConverter with a key). */
     dataConverter?: DataConverter;
     retention?: RetentionPolicy;
@@ -129,6 +132,7 @@ export async function startTestWorker(
     workflowBundle: await workflowBundleFor(dataConverter),
     dataConverter,
     retention,
+    workerOptions,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
