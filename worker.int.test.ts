@@ -4,7 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
-import type { RetentionProgress, RetentionReport } from './activities/retention.activities';
+import {
+  runRetention,
+  type RetentionProgress,
+  type RetentionReport,
+} from './activities/retention.activities';
 import { loadConfig } from './config';
 import { createDb, createEventStore, type EventStoreTables } from './eventstore';
 import {
@@ -178,5 +182,41 @@ describe('retention heartbeats', () => {
     } finally {
       await release();
     }
+  });
+
+  test('a cancellation stops the run between two batches, with every finished batch kept', async () => {
+    const closed = [randomUUID(), randomUUID(), randomUUID()];
+    for (const id of closed) {
+      await t.store.appendToStream({ type: 'Order', id }, 'no_stream', [
+        { type: 'OrderCreated', data: { order_id: id } },
+        { type: 'OrderCancelled', data: { order_id: id } },
+      ]);
+    }
+    await t.pool.query(
+      `UPDATE domain_events SET created_at = now() - interval '60 days' WHERE aggregate_id = ANY($1)`,
+      [closed],
+    );
+    // The activity's cancellationSignal, aborted as a heartbeat would deliver it: after batch 1.
+    const cancellation = new AbortController();
+    const seen: RetentionProgress[] = [];
+    await expect(
+      runRetention(
+        t.store,
+        { eventsDays: 30, snapshotsDays: 30, archive: true, batchSize: 1 },
+        {
+          signal: cancellation.signal,
+          onProgress: (p) => {
+            seen.push(p);
+            cancellation.abort();
+          },
+        },
+      ),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toEqual([{ phase: 'archive', batches: 1, archivedStreams: 1, archivedEvents: 2 }]);
+    const { rows } = await t.pool.query<{ n: number }>(
+      `SELECT count(DISTINCT aggregate_id)::int AS n FROM domain_events_archive WHERE aggregate_id = ANY($1)`,
+      [closed],
+    );
+    expect(rows[0]!.n).toBe(1);
   });
 });
