@@ -2,7 +2,6 @@
 // store, the data converter, Temporal connections, then the pieces) and stops it in reverse.
 // `npm start` runs every piece in one process; `npm run worker`, `api` and `projector` run one
 // each. A failure halfway through start-up stops what had already started.
-import fs from 'node:fs';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -25,7 +24,11 @@ import { allProjections, ProjectionRunner, type ProjectionDb } from './projectio
 import { temporalConnectionOptions } from './temporal/connection';
 import { createDataConverter } from './temporal/data-converter';
 import { installTemporalRuntime } from './temporal/runtime';
-import { createOrderWorker, PREBUILT_WORKFLOW_BUNDLE } from './temporal/order-worker';
+import {
+  createOrderWorker,
+  createWorkerPools,
+  prebuiltWorkflowBundle,
+} from './temporal/order-worker';
 
 export type Piece = 'worker' | 'projector' | 'api';
 
@@ -97,32 +100,36 @@ export async function startPieces(
   try {
     const pool = createPool(databaseUrl, {
       applicationName: `order-saga-${options.pieces.join('+')}`,
-      max: has('worker') ? 20 : 10,
+      max: 10,
     });
     const db = createDb<ProjectionDb>(pool);
     shutdown.push('database pool', () => db.destroy());
     if (options.migrate) await migrateToLatest(db);
     const metrics = createMetrics({ db });
-    const store = createEventStore(
-      db,
-      eventStoreOptionsFromConfig(config.eventStore, {
-        onAppended: metrics.onAppended,
-        logger: log,
-      }),
-    );
+    const storeOptions = eventStoreOptionsFromConfig(config.eventStore, {
+      onAppended: metrics.onAppended,
+      logger: log,
+    });
+    const store = createEventStore(db, storeOptions);
     // A database restored from a dump would hide its events from every reader: refuse it.
     await store.assertNotRestored();
     await options.beforePieces?.(store);
     const dataConverter = createDataConverter(config.eventStore);
 
     if (has('worker')) {
+      // Its own pools, sized and timed for its activities (temporal/order-worker.ts).
+      const pools = createWorkerPools(databaseUrl, config.workerDbPoolMax);
+      const workerDb = createDb<ProjectionDb>(pools.pool);
+      const retentionDb = createDb<ProjectionDb>(pools.retentionPool);
+      shutdown.push('worker pools', () => Promise.all([workerDb.destroy(), retentionDb.destroy()]));
       const connection = await NativeConnection.connect(temporal);
       shutdown.push('worker connection', () => connection.close());
       const worker = await createOrderWorker({
         connection,
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
-        store,
+        store: createEventStore(workerDb, storeOptions),
+        retentionStore: createEventStore(retentionDb, storeOptions),
         dataConverter,
         retention: config.retention,
       });
@@ -137,9 +144,11 @@ export async function startPieces(
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
       });
-      const prebuilt = fs.existsSync(PREBUILT_WORKFLOW_BUNDLE) ? PREBUILT_WORKFLOW_BUNDLE : null;
       log.info(
-        { taskQueue: config.temporal.taskQueue, workflowBundle: prebuilt },
+        {
+          taskQueue: config.temporal.taskQueue,
+          workflowBundle: prebuiltWorkflowBundle(dataConverter),
+        },
         'worker started',
       );
     }
@@ -185,6 +194,8 @@ export async function startPieces(
         store,
         metrics,
         apiToken: config.apiToken,
+        apiReadToken: config.apiReadToken,
+        metricsToken: config.metricsToken,
         logger: log.child({ component: 'api' }),
         routers: codecRoutesFor(config),
       });

@@ -58,6 +58,34 @@ describe('config', () => {
     expect(loadConfig({}).eventStore.decryptionKeys).toEqual([]);
   });
 
+  test('API_TOKEN, API_READ_TOKEN and METRICS_TOKEN parse; unset means open', () => {
+    const config = loadConfig({ API_TOKEN: 'w-1', API_READ_TOKEN: 'r-1', METRICS_TOKEN: 'm-1' });
+    expect(config).toMatchObject({ apiToken: 'w-1', apiReadToken: 'r-1', metricsToken: 'm-1' });
+    expect(loadConfig({ API_READ_TOKEN: '  ' })).toMatchObject({
+      apiToken: undefined,
+      apiReadToken: undefined,
+      metricsToken: undefined,
+    });
+  });
+
+  test.each([
+    [{ API_READ_TOKEN: 'same', API_TOKEN: 'same' }, 'API_READ_TOKEN must differ from API_TOKEN'],
+    [{ API_TOKEN: 'two words' }, 'API_TOKEN must be printable ASCII'],
+    [{ API_READ_TOKEN: 'caf\u00e9' }, 'API_READ_TOKEN must be printable ASCII'],
+    [{ METRICS_TOKEN: 'tab\tbed' }, 'METRICS_TOKEN must be printable ASCII'],
+  ])('bad tokens fail with one line naming the variable and never echo it: %p', (env, message) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(message);
+    expect((error as Error).message).not.toContain('\n');
+    for (const value of Object.values(env)) expect((error as Error).message).not.toContain(value);
+  });
+
   test.each([
     ['PORT', 'abc'],
     ['PORT', '70000'],

@@ -43,7 +43,12 @@ export interface Config {
     apiKey: string | undefined;
   };
   port: number;
+  /** Writes need it; reads accept it. */
   apiToken: string | undefined;
+  /** Reads only. When either token is set, every read needs one of the two. */
+  apiReadToken: string | undefined;
+  /** When set, /metrics needs it (a Prometheus scrape token). */
+  metricsToken: string | undefined;
   eventStore: {
     compression: boolean;
     encryptionKey: Buffer | undefined;
@@ -57,6 +62,8 @@ export interface Config {
   };
   retention: { eventsDays: number; snapshotsDays: number; archive: boolean };
   payment: { confirmationThresholdCents: number; confirmationTimeoutMs: number };
+  /** Connections of `npm run worker`'s pool, and so its activity slots (never more). */
+  workerDbPoolMax: number;
   dataDir: string;
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
@@ -68,13 +75,21 @@ type Env = Record<string, string | undefined>;
 const nonEmpty = (v: string | undefined): string | undefined =>
   v === undefined || v.trim() === '' ? undefined : v.trim();
 
-function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: T): T {
+function parse<T>(
+  env: Env,
+  name: string,
+  schema: z.ZodType<T>,
+  fallback: T,
+  { secret = false } = {},
+): T {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback;
   const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new ConfigError(name, `${issue?.message ?? 'is invalid'} (got "${raw}")`);
+    // A secret's value never reaches the logs, even a wrong one.
+    const got = secret ? '' : ` (got "${raw}")`;
+    throw new ConfigError(name, `${issue?.message ?? 'is invalid'}${got}`);
   }
   return result.data;
 }
@@ -91,6 +106,34 @@ const boolean = z
   .transform((s) => s.toLowerCase())
   .refine((s) => ['true', 'false', '1', '0', 'yes', 'no'].includes(s), 'must be true or false')
   .transform((s) => s === 'true' || s === '1' || s === 'yes');
+
+/** Sent as `Authorization: Bearer <token>`: visible ASCII only, or no client could send it. */
+const bearerToken = z
+  .string()
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent as a Bearer token)');
+
+function tokens(env: Env): Pick<Config, 'apiToken' | 'apiReadToken' | 'metricsToken'> {
+  const secret = { secret: true };
+  const apiToken = parse<string | undefined>(env, 'API_TOKEN', bearerToken, undefined, secret);
+  const apiReadToken = parse<string | undefined>(
+    env,
+    'API_READ_TOKEN',
+    bearerToken,
+    undefined,
+    secret,
+  );
+  // The same value would make the read-only token a write token.
+  if (apiReadToken !== undefined && apiReadToken === apiToken)
+    throw new ConfigError('API_READ_TOKEN', 'must differ from API_TOKEN');
+  const metricsToken = parse<string | undefined>(
+    env,
+    'METRICS_TOKEN',
+    bearerToken,
+    undefined,
+    secret,
+  );
+  return { apiToken, apiReadToken, metricsToken };
+}
 
 const postgresUrl = z
   .string()
@@ -206,7 +249,7 @@ export function loadConfig(env: Env = process.env): Config {
       apiKey: nonEmpty(env.TEMPORAL_API_KEY),
     },
     port: parse(env, 'PORT', integer(0, 65535), 3000),
-    apiToken: nonEmpty(env.API_TOKEN),
+    ...tokens(env),
     eventStore: {
       compression: parse(env, 'EVENT_STORE_COMPRESSION', boolean, false),
       encryptionKey: parse<Buffer | undefined>(
@@ -239,6 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
         msToNumber('15 minutes'),
       ),
     },
+    workerDbPoolMax: parse(env, 'WORKER_DB_POOL_MAX', integer(1, 1000), 20),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
     logLevel: parse(

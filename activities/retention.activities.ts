@@ -1,5 +1,6 @@
 // The event store's retention as an activity (run by the retention workflow on a Temporal
 // Schedule) and as a plain function (run by `npm run eventstore -- retention`).
+import { Context } from '@temporalio/activity';
 import type { OrderEvent } from '../domain/order';
 import type { EventStore } from '../eventstore';
 
@@ -15,6 +16,8 @@ export interface RetentionPolicy {
   snapshotsDays: number;
   /** false: delete closed streams instead of archiving them. */
   archive: boolean;
+  /** Streams per archive transaction, one heartbeat each (default 500). */
+  batchSize?: number;
 }
 
 export interface RetentionReport {
@@ -25,14 +28,49 @@ export interface RetentionReport {
   deletedSnapshots: number;
 }
 
+/** Progress of a run, as the retention activity heartbeats it. */
+export interface RetentionProgress {
+  phase: 'archive' | 'snapshots';
+  batches: number;
+  archivedStreams: number;
+  archivedEvents: number;
+}
+
+export interface RetentionHooks {
+  /** After each archive batch, and before the snapshot cleanup. */
+  onProgress?: (progress: RetentionProgress) => void;
+  /** Stops the run between batches. */
+  signal?: AbortSignal;
+}
+
 export async function runRetention(
   store: EventStore,
   policy: RetentionPolicy,
+  hooks: RetentionHooks = {},
 ): Promise<RetentionReport> {
+  let batches = 0;
   const streams = await store.archiveClosedStreams({
     olderThanDays: policy.eventsDays,
     closingEvents: CLOSING_EVENTS,
     archive: policy.archive,
+    batchSize: policy.batchSize,
+    signal: hooks.signal,
+    onBatch: (p) => {
+      batches = p.batches;
+      hooks.onProgress?.({
+        phase: 'archive',
+        batches: p.batches,
+        archivedStreams: p.streams,
+        archivedEvents: p.events,
+      });
+    },
+  });
+  hooks.signal?.throwIfAborted();
+  hooks.onProgress?.({
+    phase: 'snapshots',
+    batches,
+    archivedStreams: streams.streams,
+    archivedEvents: streams.events,
   });
   const deletedSnapshots = await store.cleanupSnapshots(policy.snapshotsDays);
   return {
@@ -51,8 +89,23 @@ export interface RetentionActivityDeps {
 
 export function createRetentionActivities({ store, policy }: RetentionActivityDeps) {
   return {
+    /**
+     * Heartbeats after every batch (the workflow sets a heartbeat timeout), so a dead worker is
+     * noticed within that timeout rather than the hour of startToClose, and a cancellation
+     * (delivered with a heartbeat) stops the run between two batches. Each batch commits on
+     * its own and a rerun finds only what is left, so a retried attempt simply goes on.
+     */
     async applyRetention(overrides: Partial<RetentionPolicy> = {}): Promise<RetentionReport> {
-      return runRetention(store, { ...policy, ...overrides });
+      const ctx = Context.current();
+      ctx.heartbeat({ phase: 'archive', batches: 0, archivedStreams: 0, archivedEvents: 0 });
+      return runRetention(
+        store,
+        { ...policy, ...overrides },
+        {
+          onProgress: (progress) => ctx.heartbeat(progress),
+          signal: ctx.cancellationSignal,
+        },
+      );
     },
   };
 }

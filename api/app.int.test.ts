@@ -67,7 +67,7 @@ afterAll(async () => {
 
 describe('reads', () => {
   test('GET /orders/:id gives the order, with an ETag that If-None-Match turns into 304', async () => {
-    const res = await request(app).get('/orders/order-1').expect(200);
+    const res = await request(app).get('/orders/order-1').set(auth).expect(200);
     expect(res.body).toMatchObject({
       id: 'order-1',
       customerId: 'customer-1',
@@ -78,12 +78,15 @@ describe('reads', () => {
     expect(res.body.totalAmountCents).toBeGreaterThan(0);
     const etag = res.headers.etag as string;
     expect(etag).toBeTruthy();
-    await request(app).get('/orders/order-1').set('if-none-match', etag).expect(304);
-    await request(app).get('/orders/order-0').set('if-none-match', etag).expect(200);
+    await request(app).get('/orders/order-1').set(auth).set('if-none-match', etag).expect(304);
+    await request(app).get('/orders/order-0').set(auth).set('if-none-match', etag).expect(200);
   });
 
   test('lists page with a capped limit and give the total', async () => {
-    const page = await request(app).get('/orders?status=completed&limit=5&offset=2').expect(200);
+    const page = await request(app)
+      .get('/orders?status=completed&limit=5&offset=2')
+      .set(auth)
+      .expect(200);
     expect(page.body.items).toHaveLength(5);
     expect(page.body).toMatchObject({ limit: 5, offset: 2 });
     expect(page.body.items.every((o: { status: string }) => o.status === 'completed')).toBe(true);
@@ -91,35 +94,35 @@ describe('reads', () => {
       `SELECT count(*) AS n FROM read_models.orders WHERE status = 'completed'`,
     );
     expect(page.body.total).toBe(Number(rows[0]!.n));
-    const capped = await request(app).get('/orders?limit=100000').expect(200);
+    const capped = await request(app).get('/orders?limit=100000').set(auth).expect(200);
     expect(capped.body.limit).toBe(100);
     expect(capped.body.items).toHaveLength(30);
 
-    const mine = await request(app).get('/customers/customer-3/orders').expect(200);
+    const mine = await request(app).get('/customers/customer-3/orders').set(auth).expect(200);
     expect(mine.body.total).toBeGreaterThan(0);
     expect(
       mine.body.items.every((o: { customerId: string }) => o.customerId === 'customer-3'),
     ).toBe(true);
-    const items = await request(app).get('/orders/order-2/items').expect(200);
+    const items = await request(app).get('/orders/order-2/items').set(auth).expect(200);
     expect(items.body.items).toHaveLength(3);
     expect(items.body.items[0]).toMatchObject({ lineNo: 2, productId: 'product-2' });
-    await request(app).get('/orders/nope/items').expect(404);
+    await request(app).get('/orders/nope/items').set(auth).expect(404);
   });
 
   test('stats, inventory, credit and projections match the read models', async () => {
-    const stats = await request(app).get('/stats/orders').expect(200);
+    const stats = await request(app).get('/stats/orders').set(auth).expect(200);
     const reference = (await referenceRows(t.pool, 'order_stats')).map(
       (j) => JSON.parse(j) as { status: string; count: number; revenue: number },
     );
     for (const r of reference)
       expect(stats.body[r.status]).toEqual({ count: r.count, revenueCents: r.revenue });
-    const product = await request(app).get('/products/product-1').expect(200);
+    const product = await request(app).get('/products/product-1').set(auth).expect(200);
     expect(product.body.available).toBe(product.body.onHand - product.body.reserved);
-    const credit = await request(app).get('/customers/customer-1/credit').expect(200);
+    const credit = await request(app).get('/customers/customer-1/credit').set(auth).expect(200);
     expect(credit.body.availableCents + credit.body.spentCents).toBe(10_000_000);
-    await request(app).get('/products/nope').expect(404);
-    await request(app).get('/customers/nope/credit').expect(404);
-    const projections = await request(app).get('/projections').expect(200);
+    await request(app).get('/products/nope').set(auth).expect(404);
+    await request(app).get('/customers/nope/credit').set(auth).expect(404);
+    const projections = await request(app).get('/projections').set(auth).expect(200);
     expect(projections.body.items.map((p: { name: string }) => p.name).sort()).toEqual([
       'customer_credit',
       'inventory',
@@ -143,9 +146,12 @@ describe('reads', () => {
         },
       },
     ]);
-    const res = await request(app).get('/orders/ryw?minVersion=1').expect(200);
+    const res = await request(app).get('/orders/ryw?minVersion=1').set(auth).expect(200);
     expect(res.body.version).toBe(1);
-    const behind = await request(app).get('/orders/ryw?minVersion=2&waitMs=100').expect(409);
+    const behind = await request(app)
+      .get('/orders/ryw?minVersion=2&waitMs=100')
+      .set(auth)
+      .expect(409);
     expect(behind.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(behind.body).toMatchObject({
       status: 409,
@@ -199,7 +205,10 @@ describe('writes', () => {
       .expect(202);
     expect(again.body.runId).toBe(res.body.runId);
     await worker.orders.result('http-1');
-    const order = await request(app).get('/orders/http-1?minVersion=3&waitMs=5000').expect(200);
+    const order = await request(app)
+      .get('/orders/http-1?minVersion=3&waitMs=5000')
+      .set(auth)
+      .expect(200);
     expect(order.body).toMatchObject({ status: 'completed', totalAmountCents: 300, itemCount: 2 });
     const { rows } = await t.pool.query<{ c: string | null; n: string }>(
       `SELECT metadata->>'correlationId' AS c, count(*) AS n FROM domain_events
@@ -207,7 +216,7 @@ describe('writes', () => {
     );
     expect(rows).toEqual([{ c: 'corr-http-1', n: expect.any(String) }]);
     expect(Number(rows[0]!.n)).toBeGreaterThanOrEqual(4);
-    const saga = await request(app).get('/orders/http-1/saga');
+    const saga = await request(app).get('/orders/http-1/saga').set(auth);
     expect([200, 409]).toContain(saga.status);
   });
 
@@ -244,7 +253,7 @@ describe('writes', () => {
       version: 1,
     });
     await eventually(async () => {
-      const r = await request(app).get('/products/new-sku');
+      const r = await request(app).get('/products/new-sku').set(auth);
       return r.status === 200 && r.body.onHand === 7 ? true : undefined;
     });
     const metrics = await request(app).get('/metrics').expect(200);
@@ -662,7 +671,7 @@ describe('bad inputs get a 4xx problem+json, never a 500', () => {
 
   test.each(cases)('$name', async (c) => {
     let req = request(app)[c.method ?? 'post'](c.path);
-    req = req.set({ ...(c.method === 'get' ? {} : auth), ...(c.headers ?? {}) });
+    req = req.set({ ...auth, ...(c.headers ?? {}) });
     if (c.body !== undefined) req = req.send(c.body as object);
     const res = await req;
     const statuses = Array.isArray(c.status) ? c.status : [c.status];

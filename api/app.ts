@@ -46,16 +46,26 @@ export interface AppDeps {
   orders: OrderClient;
   /** The event store, for the catalog writes (restock, credit). */
   store: EventStore;
+  /** Writes need it; reads accept it. */
   apiToken?: string;
+  /** A read-only token: when either token is set, every read needs one of the two. */
+  apiReadToken?: string;
+  /** When set, /metrics needs it; otherwise /metrics is open. */
+  metricsToken?: string;
   logger?: Logger;
   metrics?: Metrics;
   /** Largest accepted request body (default 100kb). */
   bodyLimit?: string;
+  /**
+   * Deadline of the Temporal calls one request makes (ms, default 10 000): a request answers
+   * 504 rather than wait while a saga step retries or no worker polls.
+   */
+  temporalCallTimeoutMs?: number;
   /** Default wait of GET /orders/:id?minVersion=N (ms). */
   minVersionWaitMs?: number;
   /**
-   * Extra routers, mounted before the 404 handler; the codec server (api/codec-server.ts)
-   * mounts here, e.g. `routers: [['/codec', codecRouter]]`.
+   * Extra routers, mounted before the read guard, so each guards itself; the codec server
+   * (api/codec-server.ts) mounts here, e.g. `routers: [['/codec', codecRouter]]`.
    */
   routers?: readonly (readonly [path: string, router: Router])[];
 }
@@ -63,14 +73,50 @@ export interface AppDeps {
 /** Idempotency-Key + the target make a deterministic event id: a retried write writes once. */
 const IDEMPOTENCY_NAMESPACE = '6c0d1f7e-3a52-4c1b-9e0f-5d8a2b7c4e91';
 
-function requireToken(token: string | undefined) {
-  const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
+/**
+ * Lets a request through when its `Authorization: Bearer` matches one of `accepted`. With
+ * `accepted` empty every request is refused: a server with a read token but no API_TOKEN
+ * takes no writes, rather than taking them from anyone.
+ */
+function requireBearer(accepted: readonly string[], detail: string) {
+  const expected = accepted.map((token) => Buffer.from(`Bearer ${token}`));
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!expected) return next();
     const given = Buffer.from(req.get('authorization') ?? '');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+    // Compare with every token (no early exit), so timing does not tell which one is near.
+    let ok = false;
+    for (const e of expected) if (given.length === e.length && timingSafeEqual(given, e)) ok = true;
+    if (ok) return next();
     res.set('www-authenticate', 'Bearer');
-    next(new HttpProblem(401, 'Unauthorized', 'a valid Authorization: Bearer token is required'));
+    next(new HttpProblem(401, 'Unauthorized', detail));
+  };
+}
+
+const open = (_req: Request, _res: Response, next: NextFunction) => next();
+
+/** The three guards of the API, from its tokens (none set: everything open, the dev default). */
+export function accessGuards(tokens: Pick<AppDeps, 'apiToken' | 'apiReadToken' | 'metricsToken'>) {
+  const { apiToken, apiReadToken, metricsToken } = tokens;
+  const guarded = apiToken !== undefined || apiReadToken !== undefined;
+  const readTokens = [apiToken, apiReadToken].filter((t): t is string => t !== undefined);
+  return {
+    read: guarded
+      ? requireBearer(readTokens, 'a valid Authorization: Bearer token is required')
+      : open,
+    write: !guarded
+      ? open
+      : requireBearer(
+          apiToken === undefined ? [] : [apiToken],
+          apiToken === undefined
+            ? 'this server takes no writes: API_TOKEN is not set (API_READ_TOKEN allows reads only)'
+            : 'writes need Authorization: Bearer <API_TOKEN>',
+        ),
+    metrics:
+      metricsToken === undefined
+        ? open
+        : requireBearer(
+            [metricsToken],
+            'a valid Authorization: Bearer <METRICS_TOKEN> is required',
+          ),
   };
 }
 
@@ -129,8 +175,9 @@ export function createApp(deps: AppDeps): express.Express {
         throw Object.assign(new Error('request body is not valid UTF-8'), { status: 400 });
     },
   });
+  const guards = accessGuards(deps);
   /** Token first (no body is read without it), then the body. */
-  const write = [requireToken(deps.apiToken), requireJsonBody, json];
+  const write = [guards.write, requireJsonBody, json];
   const body = (req: Request): unknown => req.body ?? {};
   const requestLog = (res: Response) =>
     log ? withCorrelation(log, res.locals.correlationId as string) : undefined;
@@ -152,13 +199,20 @@ export function createApp(deps: AppDeps): express.Express {
     }
     res.json({ status: 'ready' });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', guards.metrics, async (_req, res) => {
     if (!deps.metrics) throw new HttpProblem(404, 'Not Found', 'metrics are not enabled');
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
   });
+  // The codec endpoint guards itself (api/codec-server.ts) and answers the UI's CORS preflight,
+  // which carries no Authorization header: mounted before the read guard.
+  for (const [path, router] of deps.routers ?? []) app.use(path, router);
+
+  // Everything below is guarded: reads need a read or write token, writes add their own guard.
+  // A global guard rather than one per route, so a route added later cannot be left open.
+  app.use(guards.read);
 
   // Reads (read models).
   app.get('/orders', async (req, res) => {
@@ -245,11 +299,28 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ items: await projectionStatus(deps.readDb) });
   });
 
+  // Every Temporal call made while handling a request from here on shares one deadline (the
+  // connection's async-local call context reaches the handlers through next()).
+  const temporalCallTimeoutMs = deps.temporalCallTimeoutMs ?? 10_000;
+  app.use((_req, res, next) => {
+    void deps.orders.withDeadline(
+      Date.now() + temporalCallTimeoutMs,
+      () =>
+        new Promise<void>((resolve) => {
+          res.once('close', resolve);
+          next();
+        }),
+    );
+  });
+
   // Order writes (Temporal).
   app.post('/orders', ...write, async (req, res) => {
     const input = createOrderSchema.parse(body(req));
     const correlationId = res.locals.correlationId as string;
-    const started = await deps.orders.start({ ...input, correlationId });
+    // Without an orderId, the Idempotency-Key names the order: a retried request meets the
+    // saga its first attempt started instead of starting a second one.
+    const orderId = input.orderId ?? eventIdFor(req, 'order');
+    const started = await deps.orders.start({ ...input, orderId, correlationId });
     requestLog(res)?.info(
       { orderId: started.orderId, workflowId: started.workflowId, started: started.started },
       started.started ? 'order saga started' : 'order saga already running',
@@ -352,8 +423,6 @@ export function createApp(deps: AppDeps): express.Express {
       version: result.version,
     });
   });
-
-  for (const [path, router] of deps.routers ?? []) app.use(path, router);
 
   app.use((req, _res, next) =>
     next(new HttpProblem(404, 'Not Found', `no route for ${req.method} ${req.path}`)),

@@ -3,7 +3,10 @@
 // Temporal itself only ever stores ciphertext. Point the UI at it with
 // `temporal server start-dev --ui-codec-endpoint http://localhost:3000/codec` (or the UI's
 // codec endpoint setting).
+// It decrypts for whoever it answers, so it never answers everyone: with a token configured it
+// needs one; without, it answers loopback clients only (docs/security.md).
 import { timingSafeEqual } from 'node:crypto';
+import { BlockList } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { z } from 'zod';
@@ -15,8 +18,11 @@ export interface CodecRouterOptions {
   codecs: readonly PayloadCodec[];
   /** Origins allowed to call the endpoint from a browser (the Temporal UI's), e.g. http://localhost:8233. */
   allowedOrigins: readonly string[];
-  /** When set, requests need `Authorization: Bearer <token>` (the UI can pass its access token). */
-  token?: string;
+  /**
+   * Any of them opens the endpoint, from anywhere (`Authorization: Bearer <token>`; the UI can
+   * pass its access token). With none, only loopback clients are answered.
+   */
+  tokens?: readonly (string | undefined)[];
   bodyLimit?: string;
 }
 
@@ -42,6 +48,18 @@ const toJson = (p: Payload) => ({
   data: Buffer.from(p.data ?? []).toString('base64'),
 });
 
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+
+/** The TCP peer, not X-Forwarded-For: a header is whatever the client says. */
+export function isLoopbackPeer(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (v4 !== undefined) return loopback.check(v4, 'ipv4');
+  return loopback.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+}
+
 function problem(res: Response, status: number, title: string, detail: string) {
   res.status(status).type('application/problem+json').json({ status, title, detail });
 }
@@ -49,7 +67,9 @@ function problem(res: Response, status: number, title: string, detail: string) {
 export function createCodecRouter(options: CodecRouterOptions): Router {
   const router = Router();
   const allowed = new Set(options.allowedOrigins);
-  const expected = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
+  const expected = (options.tokens ?? [])
+    .filter((t): t is string => t !== undefined && t !== '')
+    .map((t) => Buffer.from(`Bearer ${t}`));
 
   const cors = (req: Request, res: Response, next: NextFunction) => {
     const origin = req.get('origin');
@@ -71,9 +91,28 @@ export function createCodecRouter(options: CodecRouterOptions): Router {
   };
 
   const auth = (req: Request, res: Response, next: NextFunction) => {
-    if (!expected) return next();
+    // A browser page from another origin (a drive-by POST, or DNS rebinding onto 127.0.0.1)
+    // sends its Origin: refuse it even from loopback, since it is not the Temporal UI.
+    const origin = req.get('origin');
+    if (origin !== undefined && !allowed.has(origin)) {
+      problem(res, 403, 'Forbidden', `origin ${origin} may not use the codec endpoint`);
+      return;
+    }
+    if (expected.length === 0) {
+      if (isLoopbackPeer(req.socket.remoteAddress)) return next();
+      problem(
+        res,
+        403,
+        'Forbidden',
+        'the codec endpoint answers loopback clients only unless API_TOKEN or API_READ_TOKEN is set',
+      );
+      return;
+    }
     const given = Buffer.from(req.get('authorization') ?? '');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+    let ok = false;
+    for (const e of expected) if (given.length === e.length && timingSafeEqual(given, e)) ok = true;
+    if (ok) return next();
+    res.set('www-authenticate', 'Bearer');
     problem(res, 401, 'Unauthorized', 'a valid Authorization: Bearer token is required');
   };
 
@@ -107,14 +146,28 @@ export function createCodecRouter(options: CodecRouterOptions): Router {
 }
 
 /**
- * The codec routes the app mounts when Temporal payloads are encrypted (none otherwise), open
- * to the local dev server's UI and the docker-compose one.
+ * The codec routes the app mounts when Temporal payloads are encrypted (none otherwise), for
+ * the local dev server's UI and the docker-compose one: decoding is a read, so either API
+ * token opens it, and without one it answers loopback clients only.
  */
 export function codecRoutesFor(
-  config: Pick<Config, 'eventStore' | 'temporal' | 'apiToken'>,
+  config: Pick<Config, 'eventStore' | 'temporal' | 'apiToken' | 'apiReadToken'>,
 ): [path: string, router: Router][] {
   const codecs = createDataConverter(config.eventStore).payloadCodecs ?? [];
   if (codecs.length === 0) return [];
-  const allowedOrigins = [`http://localhost:${config.temporal.uiPort}`, 'http://localhost:8080'];
-  return [['/', createCodecRouter({ codecs, allowedOrigins, token: config.apiToken })]];
+  const allowedOrigins = [
+    `http://localhost:${config.temporal.uiPort}`,
+    `http://127.0.0.1:${config.temporal.uiPort}`,
+    'http://localhost:8080',
+  ];
+  return [
+    [
+      '/',
+      createCodecRouter({
+        codecs,
+        allowedOrigins,
+        tokens: [config.apiToken, config.apiReadToken],
+      }),
+    ],
+  ];
 }

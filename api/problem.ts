@@ -1,5 +1,6 @@
 // Every error leaves the API as application/problem+json. Error codes map to statuses here,
 // in one place; anything unknown is a 500 with no internals in the body.
+import { isGrpcDeadlineError } from '@temporalio/client';
 import type { ErrorRequestHandler, Response } from 'express';
 import { ZodError } from 'zod';
 
@@ -56,6 +57,7 @@ const TITLES: Record<number, string> = {
   415: 'Unsupported Media Type',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 /** Socket-level codes of a peer that is down, restarting or unreachable. */
@@ -74,6 +76,13 @@ const UNREACHABLE_CODES = new Set([
  */
 const PG_CONNECTION_LOST =
   /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/** A Temporal call past its deadline (api/app.ts sets one per request). */
+function isTemporalDeadline(err: unknown): boolean {
+  // By name: @temporalio errors lose instanceof across module copies.
+  if ((err as Error | undefined)?.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
+  return isGrpcDeadlineError(err);
+}
 
 /** Temporal or Postgres out of reach: the client may retry, it is not a bug. */
 function isUnavailable(err: unknown): boolean {
@@ -123,6 +132,16 @@ export function problemHandler(onUnexpected: (err: unknown) => void): ErrorReque
               ? e.message
               : 'bad request';
       return sendProblem(res, e.status, TITLES[e.status] ?? 'Bad Request', detail);
+    }
+    if (isTemporalDeadline(err)) {
+      res.set('retry-after', '1');
+      return sendProblem(
+        res,
+        504,
+        TITLES[504]!,
+        'Temporal did not answer within the request deadline; the request may still take ' +
+          'effect: check its state or retry with the same Idempotency-Key',
+      );
     }
     if (isUnavailable(err)) {
       res.set('retry-after', '1');

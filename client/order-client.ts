@@ -1,5 +1,5 @@
 // Starts and talks to order sagas through the Temporal client; shared by the CLI and the API.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   type Client,
   WorkflowExecutionAlreadyStartedError,
@@ -7,7 +7,9 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { orderTotalCents, type OrderLine } from '../domain/order';
+import { canonicalJson } from '../eventstore/canonical-json';
 import { DomainError, type DomainErrorCode } from '../domain/shared';
 import {
   addItemUpdate,
@@ -71,6 +73,42 @@ export class SagaFinishedError extends Error {
   ) {
     super(`The saga of order ${orderId} has finished (${status.toLowerCase()})`);
   }
+}
+
+/**
+ * A second start of an order id with other content: the order exists, and it is not this one.
+ * An HTTP retry (same content, any correlation id) is not a conflict.
+ */
+export class OrderContentConflictError extends Error {
+  readonly code = 'ORDER_ALREADY_EXISTS';
+  constructor(orderId: string) {
+    super(
+      `order ${orderId} was already started with other content (customer, currency, items or ` +
+        `shipping address); use a new order id or Idempotency-Key`,
+    );
+  }
+}
+
+/** Memo key of the hash of what the order is, set at start and compared on a duplicate start. */
+export const ORDER_CONTENT_MEMO = 'orderContentSha256';
+
+/** What makes two starts the same order: not the correlation id, not the saga's settings. */
+export function orderContentHash(
+  input: Pick<OrderSagaInput, 'customerId' | 'currency' | 'items'> & {
+    shippingAddress?: OrderSagaInput['shippingAddress'];
+  },
+): string {
+  const content = {
+    customerId: input.customerId,
+    currency: input.currency,
+    items: input.items.map((i) => ({
+      productId: i.productId,
+      quantity: i.quantity,
+      unitPriceCents: i.unitPriceCents,
+    })),
+    shippingAddress: input.shippingAddress ?? null,
+  };
+  return createHash('sha256').update(canonicalJson(content)).digest('hex');
 }
 
 /** Codes an update refusal can carry (the ApplicationFailure type set by the saga). */
@@ -178,11 +216,14 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         useLocalActivities: options.useLocalActivities,
         compensationMaxAttempts: options.compensationMaxAttempts,
       };
+      const contentHash = orderContentHash(input);
       try {
         const handle = await client.workflow.start('orderSaga', {
           workflowId,
           taskQueue: options.taskQueue,
           args: [input],
+          // Encrypted with the payloads when a key is set; read back on a duplicate start.
+          memo: { [ORDER_CONTENT_MEMO]: contentHash },
           // A second start of the same order never starts a second saga.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           // Visible to list queries from the start, before the saga's first task has run.
@@ -195,7 +236,21 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         return { orderId, workflowId, runId: handle.firstExecutionRunId, started: true };
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError) {
-          const description = await handleFor(orderId).describe();
+          // Running or closed, the saga of this id is answered only if it is the same order.
+          const handle = handleFor(orderId);
+          const description = await handle.describe();
+          let existing = description.memo?.[ORDER_CONTENT_MEMO];
+          if (typeof existing !== 'string') {
+            // Started before the memo existed: hash the input its history recorded.
+            const [first] = (await handle.fetchHistory()).events ?? [];
+            const [recorded] = await decodeArrayFromPayloads(
+              client.options.loadedDataConverter,
+              first?.workflowExecutionStartedEventAttributes?.input?.payloads,
+            );
+            const r = recorded as Partial<OrderSagaInput> | undefined;
+            existing = Array.isArray(r?.items) ? orderContentHash(r as OrderSagaInput) : undefined;
+          }
+          if (existing !== contentHash) throw new OrderContentConflictError(orderId);
           return { orderId, workflowId, runId: description.runId, started: false };
         }
         throw err;
@@ -273,6 +328,13 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
     describe: (orderId: string) => withSaga(orderId, () => handleFor(orderId).describe()),
 
     result: (orderId: string) => withSaga(orderId, () => handleFor(orderId).result()),
+
+    /**
+     * Runs `fn` with a deadline on every Temporal call it makes (the connection's async-local
+     * call context), so a caller such as an HTTP request never waits on Temporal for longer.
+     */
+    withDeadline: <T>(deadline: number | Date, fn: () => Promise<T>): Promise<T> =>
+      client.connection.withDeadline(deadline, fn),
   };
 }
 

@@ -6,6 +6,16 @@ import pg from 'pg';
 export interface PoolOptions {
   max?: number;
   applicationName?: string;
+  /**
+   * Longest wait for a connection, from the pool or a new one (default: no limit). A worker
+   * sets it below its activity timeout, so an attempt that gets no connection fails and is
+   * retried instead of timing out while it queues.
+   */
+  connectionTimeoutMs?: number;
+  /** Server-side limit per statement (Postgres statement_timeout; default: none). */
+  statementTimeoutMs?: number;
+  /** Client-side limit per query, for a server that never answers (default: none). */
+  queryTimeoutMs?: number;
 }
 
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
@@ -14,6 +24,9 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'order-saga',
     options: '-c idle_in_transaction_session_timeout=60000',
+    connectionTimeoutMillis: options.connectionTimeoutMs,
+    statement_timeout: options.statementTimeoutMs,
+    query_timeout: options.queryTimeoutMs,
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);

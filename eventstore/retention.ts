@@ -16,6 +16,10 @@ export interface ArchiveOptions {
   archive: boolean;
   /** Streams per transaction (default 500). */
   batchSize?: number;
+  /** Called after each committed batch with the running totals (e.g. an activity heartbeat). */
+  onBatch?: (progress: ArchiveResult & { batches: number }) => void;
+  /** Checked before each batch: an abort stops between batches, never inside one. */
+  signal?: AbortSignal;
 }
 
 export interface ArchiveResult {
@@ -39,7 +43,8 @@ export async function archiveClosedStreams(
   if (closers.length === 0) return total;
   const batchSize = options.batchSize ?? 500;
 
-  for (;;) {
+  for (let batches = 1; ; batches += 1) {
+    options.signal?.throwIfAborted();
     const batch = await ctx.db.transaction().execute(async (trx) => {
       // Appends take no lock, so one committing between our read and our delete would leave a
       // stray event behind an archived stream. This lock waits for in-flight appends and holds
@@ -87,6 +92,7 @@ export async function archiveClosedStreams(
     });
     total.streams += batch.streams;
     total.events += batch.events;
+    options.onBatch?.({ ...total, batches });
     if (batch.streams < batchSize) return total;
   }
 }

@@ -9,6 +9,14 @@ export interface RunningPostgres {
   stop: () => Promise<void>;
 }
 
+/**
+ * max_connections of the embedded server. initdb's default (100, 3 of them reserved) is less
+ * than one `npm start` plus the bench: the append bench alone holds a 32-connection pool per
+ * subject next to the saga stack's pools. Each connection costs the server about 10 MB at most
+ * when busy and nothing when not opened.
+ */
+export const EMBEDDED_MAX_CONNECTIONS = 300;
+
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
   port: number;
@@ -27,6 +35,8 @@ export async function startEmbeddedPostgres(options: {
     persistent: true,
     // Needed when running as root: Postgres refuses to run as root, so it gets its own user.
     createPostgresUser: runAsOwnUser,
+    // A start-time setting: applies to a data directory made before it, too.
+    postgresFlags: ['-c', `max_connections=${EMBEDDED_MAX_CONNECTIONS}`],
     onLog: (m: unknown) => options.onLog?.(String(m)),
     onError: (m: unknown) => options.onLog?.(String(m)),
   });

@@ -1,5 +1,6 @@
-// The data converter for every Temporal client and worker of the app: payloads are encrypted
-// when EVENT_STORE_ENCRYPTION_KEY is set, and left as Temporal's default JSON otherwise.
+// The data converter for every Temporal client and worker of the app: payloads, and failure
+// messages and stack traces, are encrypted when EVENT_STORE_ENCRYPTION_KEY is set, and left as
+// Temporal's default JSON otherwise (so the UI and CLI show failures as they are in dev).
 import type { DataConverter } from '@temporalio/common';
 import { EncryptionCodec } from './encryption-codec';
 
@@ -11,6 +12,9 @@ export interface DataConverterSettings {
 export function createDataConverter(settings: DataConverterSettings): DataConverter {
   if (!settings.encryptionKey) return {};
   return {
+    // Bundled into the workflow code by Worker.create({ workflowsPath }); a pre-built
+    // workflowBundle must be built with it (bundleWorkflowCode({ failureConverterPath })).
+    failureConverterPath: require.resolve('./failure-converter'),
     payloadCodecs: [
       new EncryptionCodec({
         encryptionKey: settings.encryptionKey,

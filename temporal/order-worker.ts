@@ -9,7 +9,9 @@ import {
   createRetentionActivities,
   type RetentionPolicy,
 } from '../activities/retention.activities';
-import type { EventStore } from '../eventstore';
+import type pg from 'pg';
+import { createPool, type EventStore } from '../eventstore';
+import { poolOf } from '../eventstore/db';
 
 /**
  * Where `npm run build` puts the workflow bundle: at the top of dist/. Run from
@@ -17,14 +19,68 @@ import type { EventStore } from '../eventstore';
  */
 export const PREBUILT_WORKFLOW_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
 
+/**
+ * The saga's activities time out after 10 s (startToCloseTimeout in
+ * workflows/order-saga.workflow.ts). Every wait on Postgres ends well before that, so a slow
+ * attempt fails and is retried instead of timing out while its query still holds a connection
+ * and its retry queues behind it.
+ */
+export const WORKER_DB_TIMEOUTS = {
+  /** For a connection, from the pool or a new one. */
+  connectionTimeoutMs: 3_000,
+  /** Postgres statement_timeout: the server cancels the statement. */
+  statementTimeoutMs: 5_000,
+  /** pg's query_timeout: a server that never answers (above statement_timeout, which wins). */
+  queryTimeoutMs: 7_000,
+} as const;
+
+/**
+ * Retention's archive batches can scan more than a saga step: they run on a small pool of
+ * their own with a longer statement limit, still below the retention activity's heartbeat
+ * timeout (2 minutes, workflows/retention.workflow.ts).
+ */
+export const RETENTION_STATEMENT_TIMEOUT_MS = 60_000;
+
+/** The worker's pools: activities on `pool` (WORKER_DB_POOL_MAX), retention on its own. */
+export function createWorkerPools(
+  url: string,
+  poolMax: number,
+): { pool: pg.Pool; retentionPool: pg.Pool } {
+  return {
+    pool: createPool(url, {
+      applicationName: 'order-saga-worker',
+      max: poolMax,
+      ...WORKER_DB_TIMEOUTS,
+    }),
+    retentionPool: createPool(url, {
+      applicationName: 'order-saga-retention',
+      max: 2,
+      connectionTimeoutMs: WORKER_DB_TIMEOUTS.connectionTimeoutMs,
+      statementTimeoutMs: RETENTION_STATEMENT_TIMEOUT_MS,
+      queryTimeoutMs: RETENTION_STATEMENT_TIMEOUT_MS + 5_000,
+    }),
+  };
+}
+
 export interface OrderWorkerDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   store: EventStore;
-  /** A pre-built bundle (tests bundle once per run); else the build's, else workflows/ now. */
+  /**
+   * A pre-built bundle (tests bundle once per run); else the build's, else workflows/ now. A
+   * pre-built bundle keeps the failure converter it was built with: build it with the data
+   * converter's failureConverterPath when payloads are encrypted, or workflow failures go out
+   * in clear.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /**
+   * Activity slots; default and upper bound: the connections of the store's pool, so no
+   * activity queues for a connection behind another one's slot. Local activities get as many.
+   */
   maxConcurrentActivityTaskExecutions?: number;
+  /** Where the retention activity runs (default: `store`); see createWorkerPools. */
+  retentionStore?: EventStore;
   /** Encrypts Temporal payloads when a key is configured (createDataConverter). */
   dataConverter?: DataConverter;
   /** RETENTION_* for the retention activity (default: the SPEC's 365/90/archive). */
@@ -33,21 +89,35 @@ export interface OrderWorkerDeps {
   workerOptions?: Partial<WorkerOptions>;
 }
 
+/** Activity slots for a worker on this store: its pool's size, never more. */
+export function activitySlotsFor(store: EventStore, requested?: number): number {
+  const poolMax = (poolOf(store.db) as { options?: { max?: number } } | undefined)?.options?.max;
+  const slots = requested ?? poolMax ?? 10;
+  if (poolMax !== undefined && slots > poolMax)
+    throw new Error(
+      `maxConcurrentActivityTaskExecutions (${slots}) is larger than the event store's pool ` +
+        `(${poolMax} connections): activities would queue for connections inside their timeout`,
+    );
+  return slots;
+}
+
 export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
+  const slots = activitySlotsFor(deps.store, deps.maxConcurrentActivityTaskExecutions);
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
-    ...workflowSource(deps.workflowBundle),
+    ...workflowSource(deps.workflowBundle, deps.dataConverter),
     activities: {
       ...createOrderActivities({ store: deps.store }),
       ...createRetentionActivities({
-        store: deps.store,
+        store: deps.retentionStore ?? deps.store,
         policy: deps.retention ?? { eventsDays: 365, snapshotsDays: 90, archive: true },
       }),
     },
     dataConverter: deps.dataConverter,
-    maxConcurrentActivityTaskExecutions: deps.maxConcurrentActivityTaskExecutions ?? 100,
+    maxConcurrentActivityTaskExecutions: slots,
+    maxConcurrentLocalActivityExecutions: slots,
     // On SIGTERM, a saga step in flight (10 s start-to-close) gets the time to finish before
     // it is cancelled.
     shutdownGraceTime: '15 seconds',
@@ -55,11 +125,22 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
   });
 }
 
+/**
+ * The build's bundle, when there is one and it fits: it has the default failure converter, so
+ * with encrypted failures the worker bundles workflows/ with the data converter's own instead
+ * (see temporal/failure-converter.ts).
+ */
+export function prebuiltWorkflowBundle(dataConverter?: DataConverter): string | null {
+  if (dataConverter?.failureConverterPath) return null;
+  return fs.existsSync(PREBUILT_WORKFLOW_BUNDLE) ? PREBUILT_WORKFLOW_BUNDLE : null;
+}
+
 function workflowSource(
   bundle: WorkerOptions['workflowBundle'],
+  dataConverter: DataConverter | undefined,
 ): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   if (bundle) return { workflowBundle: bundle };
-  if (fs.existsSync(PREBUILT_WORKFLOW_BUNDLE))
-    return { workflowBundle: { codePath: PREBUILT_WORKFLOW_BUNDLE } };
+  const prebuilt = prebuiltWorkflowBundle(dataConverter);
+  if (prebuilt) return { workflowBundle: { codePath: prebuilt } };
   return { workflowsPath: require.resolve('../workflows') };
 }

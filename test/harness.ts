@@ -3,7 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  DefaultLogger,
+  type Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import {
@@ -54,6 +61,39 @@ export async function createTestDatabase(
 
 let runtimeInstalled = false;
 
+const bundlesByFailureConverter = new Map<string, Promise<string>>();
+
+/**
+ * The run's shared bundle, or, for a data converter with its own failure converter (encrypted
+ * failures), a bundle built with it once per test file: a pre-built bundle keeps the converter
+ * it was built with, whatever the worker's dataConverter says.
+ */
+function workflowBundleFor(
+  dataConverter: DataConverter | undefined,
+): Promise<WorkerOptions['workflowBundle']> {
+  const failureConverterPath = dataConverter?.failureConverterPath;
+  if (failureConverterPath === undefined)
+    return Promise.resolve({ codePath: required('TEST_WORKFLOW_BUNDLE') });
+  let code = bundlesByFailureConverter.get(failureConverterPath);
+  if (code === undefined) {
+    const quiet = () => undefined;
+    code = bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      failureConverterPath,
+      logger: {
+        log: quiet,
+        trace: quiet,
+        debug: quiet,
+        info: quiet,
+        warn: quiet,
+        error: console.error,
+      },
+    }).then((bundle) => bundle.code);
+    bundlesByFailureConverter.set(failureConverterPath, code);
+  }
+  return code.then((c) => ({ code: c }));
+}
+
 export interface TestWorker {
   client: Client;
   orders: OrderClient;
@@ -67,8 +107,11 @@ export async function startTestWorker(
   {
     dataConverter,
     retention,
+    workerOptions,
     ...options
   }: Partial<OrderClientOptions> & {
+    /** Further Worker options, e.g. a short heartbeat throttle to watch heartbeats. */
+    workerOptions?: Partial<WorkerOptions>;
     /** For the worker and the client (e.g. createDataConverter with a key). */
     dataConverter?: DataConverter;
     retention?: RetentionPolicy;
@@ -86,9 +129,10 @@ export async function startTestWorker(
     namespace: 'default',
     taskQueue,
     store,
-    workflowBundle: { codePath: required('TEST_WORKFLOW_BUNDLE') },
+    workflowBundle: await workflowBundleFor(dataConverter),
     dataConverter,
     retention,
+    workerOptions,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });

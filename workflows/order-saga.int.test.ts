@@ -88,11 +88,22 @@ test('an order travels from the Temporal client to read_models.orders', async ()
     version: 4,
   });
 
-  // A second start of the same order returns the existing saga instead of starting another.
+  // A second start of the same order returns the existing saga instead of starting another;
+  // one with other content is refused (api/orders-idempotency.int.test.ts covers the HTTP side).
   const again = await worker.orders.start({
     orderId: 'order-happy-1',
     customerId: 'cust-1',
-    items: [{ productId: 'SKU-A', quantity: 1, unitPriceCents: 1 }],
+    items: [
+      { productId: 'SKU-A', quantity: 2, unitPriceCents: 1_250 },
+      { productId: 'SKU-B', quantity: 1, unitPriceCents: 999 },
+    ],
   });
   expect(again).toMatchObject({ started: false, runId: started.runId });
+  await expect(
+    worker.orders.start({
+      orderId: 'order-happy-1',
+      customerId: 'cust-1',
+      items: [{ productId: 'SKU-A', quantity: 1, unitPriceCents: 1 }],
+    }),
+  ).rejects.toMatchObject({ code: 'ORDER_ALREADY_EXISTS' });
 });

@@ -10,6 +10,11 @@ import type {
 const { applyRetention } = proxyActivities<RetentionActivities>({
   // Archiving works in batches of streams; a large backlog after a first enablement takes time.
   startToCloseTimeout: '1 hour',
+  // The activity heartbeats after every batch: a dead worker is noticed within this, not after
+  // the hour. Longer than a batch may take (the worker's retention pool bounds each statement
+  // at RETENTION_STATEMENT_TIMEOUT_MS in worker.ts). Activity options are not part of replay's
+  // command matching, so recorded retention histories still replay.
+  heartbeatTimeout: '2 minutes',
   retry: { initialInterval: '30 seconds', maximumAttempts: 5 },
 });
 
