@@ -105,7 +105,10 @@ export async function startPieces(
     const metrics = createMetrics({ db });
     const store = createEventStore(
       db,
-      eventStoreOptionsFromConfig(config.eventStore, { onAppended: metrics.onAppended, logger: log }),
+      eventStoreOptionsFromConfig(config.eventStore, {
+        onAppended: metrics.onAppended,
+        logger: log,
+      }),
     );
     // A database restored from a dump would hide its events from every reader: refuse it.
     await store.assertNotRestored();
@@ -120,6 +123,7 @@ export async function startPieces(
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         store,
+        aggregateCacheSize: config.eventStore.aggregateCacheSize,
         dataConverter,
         retention: config.retention,
       });
@@ -145,7 +149,6 @@ export async function startPieces(
       const runner = new ProjectionRunner({
         databaseUrl,
         store,
-        readPool: pool,
         projections: allProjections,
         logger: log.child({ component: 'projections' }),
         onBatch: metrics.onBatch,

@@ -9,20 +9,28 @@ import { CreditDecider } from '../domain/credit';
 import { InventoryDecider } from '../domain/inventory';
 import { OrderDecider, type OrderLine } from '../domain/order';
 import { DomainError, type Decider, type DomainEvent } from '../domain/shared';
-import { type EventMetadata, type EventStore, handleCommand } from '../eventstore';
+import { AggregateCache, DEFAULT_AGGREGATE_CACHE_SIZE, handleCommand } from '../application';
+import type { EventMetadata, EventStore } from '../eventstore';
 
 /** Namespace for event ids derived by activities (uuid v5). */
 const EVENT_ID_NAMESPACE = '3f0c0a8e-2b7c-4a51-9a57-6f3f1f0e6c21';
 
 export interface ActivityDeps {
   store: EventStore;
+  /**
+   * Aggregates kept folded in memory to skip their next load (AGGREGATE_CACHE_SIZE; default
+   * 10,000; 0 turns the cache off).
+   */
+  aggregateCacheSize?: number;
 }
 
 interface Correlated {
   correlationId: string;
 }
 
-export function createOrderActivities({ store }: ActivityDeps) {
+export function createOrderActivities({ store, aggregateCacheSize }: ActivityDeps) {
+  const size = aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE;
+  const cache = size > 0 ? new AggregateCache(size) : undefined;
   async function run<S, C, E extends DomainEvent>(
     decider: Decider<S, C, E>,
     id: string,
@@ -51,6 +59,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
         metadata,
         eventId,
         expectNew: options.expectNew,
+        cache,
       });
     } catch (err) {
       if (err instanceof DomainError) {

@@ -1,7 +1,7 @@
 // The event store's retention as an activity (run by the retention workflow on a Temporal
 // Schedule) and as a plain function (run by `npm run eventstore -- retention`).
 import type { OrderEvent } from '../domain/order';
-import type { EventStore } from '../eventstore';
+import type { EventStoreRetention } from '../eventstore';
 
 /** Streams whose last event is one of these are closed: the decider refuses every later command. */
 export const CLOSING_EVENTS: Record<string, readonly OrderEvent['type'][]> = {
@@ -26,7 +26,7 @@ export interface RetentionReport {
 }
 
 export async function runRetention(
-  store: EventStore,
+  store: EventStoreRetention,
   policy: RetentionPolicy,
 ): Promise<RetentionReport> {
   const streams = await store.archiveClosedStreams({
@@ -44,7 +44,7 @@ export async function runRetention(
 }
 
 export interface RetentionActivityDeps {
-  store: EventStore;
+  store: EventStoreRetention;
   /** The worker's configured policy (RETENTION_*); a workflow input may override parts of it. */
   policy: RetentionPolicy;
 }

@@ -15,8 +15,9 @@ import {
   TransactionOrderError,
 } from './errors';
 import { logRelation } from './log-sql';
+import type { AppendOptions } from './event-store';
 import type { DomainEventsTable, EventStoreTables } from './schema';
-import type { AppendResult, EventMetadata, ExpectedVersion, NewEvent, StreamName } from './types';
+import type { AppendResult, ExpectedVersion, NewEvent, StreamName } from './types';
 import type { UpcasterRegistry } from './upcasters';
 
 export interface AppendContext {
@@ -27,17 +28,6 @@ export interface AppendContext {
   notifier?: CommitNotifier;
   /** Called after an append that wrote events (not after an idempotent replay). */
   onAppended?: (stream: StreamName, events: readonly { type: string }[]) => void;
-}
-
-export interface AppendOptions {
-  /** Merged under each event's own metadata. */
-  metadata?: EventMetadata;
-  /**
-   * With a numeric expected version: the global position of the stream's last event as the
-   * caller saw it. A stream deleted by retention and written again reaches the same version
-   * with other events; this tells them apart (the aggregate cache passes it).
-   */
-  expectedLastPosition?: number;
 }
 
 const STREAM_VERSION_KEY = 'domain_events_stream_version_key';

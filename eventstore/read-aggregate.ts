@@ -4,10 +4,11 @@
 import { CompiledQuery } from 'kysely';
 import type { AppendContext } from './append-to-stream';
 import { poolOf, toSafeNumber } from './db';
+import type { AggregateRead } from './event-store';
 import { logRelation } from './log-sql';
 import { toRecordedEvent } from './recorded-event';
 import { snapshotAad, type Snapshot } from './snapshots';
-import type { RecordedEvent, StreamName } from './types';
+import type { StreamName } from './types';
 
 const READ_AGGREGATE_SQL = `
   WITH snap AS (
@@ -38,13 +39,6 @@ const READ_AGGREGATE_SQL = `
   ORDER BY part, version`;
 
 type Row = Parameters<typeof toRecordedEvent>[1] & { part: number };
-
-export interface AggregateRead {
-  snapshot: Snapshot | undefined;
-  events: RecordedEvent[];
-  /** Global position of the stream's last event (undefined: the stream is empty). */
-  lastPosition: number | undefined;
-}
 
 /** `snapshotVersion` 0 reads no snapshot (snapshots off). */
 export async function readAggregate(

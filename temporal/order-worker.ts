@@ -9,7 +9,7 @@ import {
   createRetentionActivities,
   type RetentionPolicy,
 } from '../activities/retention.activities';
-import type { EventStore } from '../eventstore';
+import type { PostgresEventStore } from '../eventstore';
 
 /**
  * Where `npm run build` puts the workflow bundle: at the top of dist/. Run from
@@ -21,7 +21,9 @@ export interface OrderWorkerDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  store: EventStore;
+  store: PostgresEventStore;
+  /** AGGREGATE_CACHE_SIZE for the order activities (default 10,000; 0: off). */
+  aggregateCacheSize?: number;
   /** A pre-built bundle (tests bundle once per run); else the build's, else workflows/ now. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConcurrentActivityTaskExecutions?: number;
@@ -40,7 +42,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...workflowSource(deps.workflowBundle),
     activities: {
-      ...createOrderActivities({ store: deps.store }),
+      ...createOrderActivities({ store: deps.store, aggregateCacheSize: deps.aggregateCacheSize }),
       ...createRetentionActivities({
         store: deps.store,
         policy: deps.retention ?? { eventsDays: 365, snapshotsDays: 90, archive: true },

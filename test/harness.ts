@@ -16,8 +16,9 @@ import {
   createDb,
   createEventStore,
   createPool,
-  type EventStore,
   type EventStoreOptions,
+  type EventStoreTables,
+  type PostgresEventStore,
 } from '../eventstore';
 import type { ProjectionDb } from '../projections';
 import { copyTemplateDatabase } from '../provision/ephemeral';
@@ -36,9 +37,15 @@ export interface TestDatabase {
   url: string;
   pool: pg.Pool;
   db: Kysely<ProjectionDb>;
-  store: EventStore;
+  store: TestEventStore;
   close(): Promise<void>;
 }
+
+/**
+ * The Postgres store with the database it runs on, for checks that read the tables directly
+ * (saga-invariants.ts lists every stream, below the log's gap-free bound).
+ */
+export type TestEventStore = PostgresEventStore & { readonly db: Kysely<EventStoreTables> };
 
 export async function createTestDatabase(
   storeOptions: EventStoreOptions = {},
@@ -49,7 +56,10 @@ export async function createTestDatabase(
   );
   const pool = createPool(url, { max: 20, applicationName: 'order-saga-test' });
   const db = createDb<ProjectionDb>(pool);
-  return { url, pool, db, store: createEventStore(db, storeOptions), close: () => db.destroy() };
+  const store: TestEventStore = Object.assign(createEventStore(db, storeOptions), {
+    db: db as unknown as Kysely<EventStoreTables>,
+  });
+  return { url, pool, db, store, close: () => db.destroy() };
 }
 
 let runtimeInstalled = false;
@@ -63,7 +73,7 @@ export interface TestWorker {
 }
 
 export async function startTestWorker(
-  store: EventStore,
+  store: PostgresEventStore,
   {
     dataConverter,
     retention,
