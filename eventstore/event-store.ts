@@ -1,7 +1,7 @@
 // The event store as a port: what the layers above (command handling, projections, the API's
 // readiness check) may ask of the log. Two implementations keep to it and pass the same contract
 // tests: createEventStore (Postgres, postgres-event-store.ts) and createInMemoryEventStore.
-import type { Snapshot } from './snapshots';
+import type { Snapshot } from './snapshot-policy';
 import type {
   AppendResult,
   Checkpoint,

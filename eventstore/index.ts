@@ -11,3 +11,4 @@ export * from './retention';
 export * from './snapshots';
 export * from './log-sql';
 export * from './restore-check';
+export * from './in-memory-event-store';
