@@ -1,4 +1,5 @@
 export * from './codec';
+export { NOTIFY_CHANNEL } from './commit-notifier';
 export * from './db';
 export * from './errors';
 export * from './event-store';

@@ -4,6 +4,7 @@ import { type Kysely, sql } from 'kysely';
 import { appendToStream, type AppendContext } from './append-to-stream';
 import { type PayloadCodec, jsonCodec } from './codec';
 import { createCommitNotifier } from './commit-notifier';
+import { poolOf } from './db';
 import { RestoredDatabaseError } from './errors';
 import type { AppendOptions, EventStore, ReadAllOptions } from './event-store';
 import { KeyedQueue } from './keyed-queue';
@@ -70,6 +71,7 @@ export function createEventStore<DB extends EventStoreTables>(
   const db = anyDb as unknown as Kysely<EventStoreTables>;
   const ctx: AppendContext = {
     db,
+    pool: db.isTransaction ? undefined : poolOf(db),
     codec: options.codec ?? jsonCodec,
     upcasters: options.upcasters ?? defaultUpcasters(),
     onAppended: options.onAppended,

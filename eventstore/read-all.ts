@@ -3,12 +3,13 @@
 // larger one. Reading only rows whose transaction is older than every transaction still in
 // progress (pg_snapshot_xmin), ordered by (transaction_id, global_position), makes the order
 // of visibility the order of reading. Archived events are part of the log (log-sql.ts).
-import { CompiledQuery, type Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { AppendContext } from './append-to-stream';
-import { poolOf, toSafeNumber } from './db';
+import { toSafeNumber } from './db';
 import type { LogLag, ReadAllOptions, ReadAllResult } from './event-store';
 import { LAG_SQL, NARROW_READ_ALL_SQL, READ_ALL_SQL } from './log-sql';
 import { decodeStored, toRecordedEvent } from './recorded-event';
+import { runStatement } from './run-statement';
 import type { DomainEventsTable } from './schema';
 import type { Checkpoint, RecordedEvent } from './types';
 
@@ -28,13 +29,6 @@ interface NarrowRow {
   created_ms: number;
 }
 
-/** On a pool from createDb the read goes straight to pg (no Kysely compile per batch). */
-async function query<Row>(ctx: AppendContext, text: string, values: unknown[]): Promise<Row[]> {
-  const pool = ctx.db.isTransaction ? undefined : poolOf(ctx.db);
-  if (pool) return (await pool.query<Row & object>(text, values)).rows;
-  return (await ctx.db.executeQuery<Row>(CompiledQuery.raw(text, values))).rows;
-}
-
 export async function readAllFrom(
   ctx: AppendContext,
   after: Checkpoint,
@@ -46,7 +40,7 @@ export async function readAllFrom(
     options.metadata === false
       ? await readNarrow(ctx, after, limit, options)
       : (
-          await query<Selectable<DomainEventsTable>>(ctx, READ_ALL_SQL, [
+          await runStatement<Selectable<DomainEventsTable>>(ctx, READ_ALL_SQL, [
             after.transactionId,
             after.globalPosition,
             limit,
@@ -78,7 +72,7 @@ async function readNarrow(
   options: ReadAllOptions,
 ): Promise<RecordedEvent[]> {
   const { types } = options;
-  const rows = await query<NarrowRow>(ctx, NARROW_READ_ALL_SQL, [
+  const rows = await runStatement<NarrowRow>(ctx, NARROW_READ_ALL_SQL, [
     after.transactionId,
     after.globalPosition,
     limit,
@@ -112,7 +106,7 @@ async function readNarrow(
 }
 
 export async function lag(ctx: AppendContext, after: Checkpoint): Promise<LogLag> {
-  const rows = await query<{ n: string; oldest: Date | null }>(ctx, LAG_SQL, [
+  const rows = await runStatement<{ n: string; oldest: Date | null }>(ctx, LAG_SQL, [
     after.transactionId,
     after.globalPosition,
   ]);

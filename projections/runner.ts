@@ -6,7 +6,12 @@
 // has its own connection and loop: one that fails (or loses its connection) stops only itself.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Checkpoint, EventStore, RecordedEvent } from '../eventstore';
+import {
+  type Checkpoint,
+  type EventStore,
+  NOTIFY_CHANNEL,
+  type RecordedEvent,
+} from '../eventstore';
 import { type LogBatch, LogReader, undecodableReason } from './log-reader';
 import { liveTables, type Projection, ProjectionApplyError } from './projection';
 
@@ -120,7 +125,7 @@ export class ProjectionRunner {
       client.on('notification', () => this.wakeAll());
       try {
         await client.connect();
-        await client.query('LISTEN domain_events');
+        await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
         // Events may have arrived while we were not listening.
         this.wakeAll();
         await lost;
