@@ -130,6 +130,8 @@ export async function startPieces(
         taskQueue: config.temporal.taskQueue,
         store: createEventStore(workerDb, storeOptions),
         retentionStore: createEventStore(retentionDb, storeOptions),
+        dbPoolMax: config.workerDbPoolMax,
+        aggregateCacheSize: config.eventStore.aggregateCacheSize,
         dataConverter,
         retention: config.retention,
       });
@@ -157,7 +159,6 @@ export async function startPieces(
       const runner = new ProjectionRunner({
         databaseUrl,
         store,
-        readPool: pool,
         projections: allProjections,
         logger: log.child({ component: 'projections' }),
         onBatch: metrics.onBatch,

@@ -1,4 +1,5 @@
-// Type-aware linting; workflows/ and domain/ may not import I/O or non-deterministic modules.
+// Type-aware linting; workflows/ and domain/ may not import I/O or non-deterministic modules, and
+// eventstore/ (a port) nothing of the layers above it.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -62,6 +63,7 @@ export default tseslint.config(
             ...ioModules,
             '@temporalio/*',
             '../../eventstore*',
+            '../../application*',
             '../../activities*',
             '../../workflows*',
           ],
@@ -82,6 +84,7 @@ export default tseslint.config(
             '@temporalio/client',
             '@temporalio/activity',
             '../eventstore*',
+            '../application*',
             '../projections*',
             '../api*',
           ],
@@ -90,6 +93,39 @@ export default tseslint.config(
               name: '../activities/order.activities',
               allowTypeImports: true,
               message: 'workflows import activities as types only',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The event store is a port under everything else: the domain, the command handling
+    // (application/), the projections and the API all sit above it, tests included.
+    files: ['eventstore/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '../domain',
+                '../domain/*',
+                '../application',
+                '../application/*',
+                '../projections',
+                '../projections/*',
+                '../api',
+                '../api/*',
+                '../activities',
+                '../activities/*',
+                '../workflows',
+                '../workflows/*',
+                '../catalog',
+                '../catalog/*',
+              ],
+              message: 'eventstore/ is a port: it imports nothing from the layers above it',
             },
           ],
         },

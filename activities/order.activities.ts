@@ -10,13 +10,19 @@ import { CreditDecider } from '../domain/credit';
 import { InventoryDecider } from '../domain/inventory';
 import { OrderDecider, type OrderLine } from '../domain/order';
 import { DomainError, type Decider, type DomainEvent } from '../domain/shared';
-import { type EventMetadata, type EventStore, handleCommand } from '../eventstore';
+import { AggregateCache, DEFAULT_AGGREGATE_CACHE_SIZE, handleCommand } from '../application';
+import type { EventMetadata, EventStore } from '../eventstore';
 
 /** Namespace for event ids derived by activities (uuid v5). */
 const EVENT_ID_NAMESPACE = '3f0c0a8e-2b7c-4a51-9a57-6f3f1f0e6c21';
 
 export interface ActivityDeps {
   store: EventStore;
+  /**
+   * Aggregates kept folded in memory to skip their next load (AGGREGATE_CACHE_SIZE; default
+   * 10,000; 0 turns the cache off).
+   */
+  aggregateCacheSize?: number;
 }
 
 interface Correlated {
@@ -43,7 +49,9 @@ export function stepEventId(
   );
 }
 
-export function createOrderActivities({ store }: ActivityDeps) {
+export function createOrderActivities({ store, aggregateCacheSize }: ActivityDeps) {
+  const size = aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE;
+  const cache = size > 0 ? new AggregateCache(size) : undefined;
   function origin(step: string | undefined) {
     const { activityId, workflowExecution } = Context.current().info;
     const workflowId = workflowExecution?.workflowId ?? 'none';
@@ -88,6 +96,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
         metadata,
         eventId,
         expectNew: options.expectNew,
+        cache,
       });
     } catch (err) {
       if (err instanceof DomainError) {

@@ -2,7 +2,7 @@
 // Schedule) and as a plain function (run by `npm run eventstore -- retention`).
 import { Context } from '@temporalio/activity';
 import type { OrderEvent } from '../domain/order';
-import type { EventStore } from '../eventstore';
+import type { EventStoreRetention } from '../eventstore';
 
 /** Streams whose last event is one of these are closed: the decider refuses every later command. */
 export const CLOSING_EVENTS: Record<string, readonly OrderEvent['type'][]> = {
@@ -44,7 +44,7 @@ export interface RetentionHooks {
 }
 
 export async function runRetention(
-  store: EventStore,
+  store: EventStoreRetention,
   policy: RetentionPolicy,
   hooks: RetentionHooks = {},
 ): Promise<RetentionReport> {
@@ -82,7 +82,7 @@ export async function runRetention(
 }
 
 export interface RetentionActivityDeps {
-  store: EventStore;
+  store: EventStoreRetention;
   /** The worker's configured policy (RETENTION_*); a workflow input may override parts of it. */
   policy: RetentionPolicy;
 }

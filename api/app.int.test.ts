@@ -43,7 +43,6 @@ beforeAll(async () => {
   runner = new ProjectionRunner({
     databaseUrl: t.url,
     store: t.store,
-    readPool: t.pool,
     projections: allProjections,
     pollIntervalMs: 200,
     onBatch: metrics.onBatch,

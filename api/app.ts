@@ -193,7 +193,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.get('/ready', async (_req, res) => {
     try {
-      await Promise.all([sql`SELECT 1`.execute(deps.readDb), sql`SELECT 1`.execute(deps.store.db)]);
+      await Promise.all([sql`SELECT 1`.execute(deps.readDb), deps.store.ping()]);
     } catch {
       throw new HttpProblem(503, 'Service Unavailable', 'the database is not reachable');
     }

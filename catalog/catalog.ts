@@ -2,7 +2,8 @@
 // events on the Inventory and CustomerCredit aggregates, written straight to the event store.
 import { CreditDecider } from '../domain/credit';
 import { InventoryDecider } from '../domain/inventory';
-import { type EventMetadata, type EventStore, handleCommand, loadAggregate } from '../eventstore';
+import { handleCommand, loadAggregate } from '../application';
+import type { EventMetadata, EventStore } from '../eventstore';
 
 export interface CatalogWriteOptions {
   /** Makes the write idempotent: the same key never writes twice. */

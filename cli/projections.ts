@@ -75,7 +75,6 @@ program
         const result = await rebuildProjection({
           databaseUrl: url,
           store: createEventStore(db, eventStoreOptionsFromConfig(config.eventStore)),
-          readPool: pool,
           projection,
           batchSize,
           onProgress: (done, total) => {

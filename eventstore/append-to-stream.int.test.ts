@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/harness';
 import { ConcurrencyError, EventIdConflictError } from './errors';
-import { createEventStore } from './event-store';
+import { createEventStore } from './postgres-event-store';
 import type { StreamName } from './types';
 
 // jest.config.js's per-project testTimeout is not applied by Jest: these tests race real

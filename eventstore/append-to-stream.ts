@@ -3,11 +3,11 @@
 // (aggregate_type, aggregate_id, version) key turns a lost race into a ConcurrencyError.
 import { randomUUID } from 'node:crypto';
 import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
-import { DatabaseError } from 'pg';
+import { DatabaseError, type Pool } from 'pg';
 import { canonicalJson } from './canonical-json';
 import { type CommitNotifier, notifySql } from './commit-notifier';
 import type { PayloadCodec } from './codec';
-import { poolOf, toSafeNumber } from './db';
+import { toSafeNumber } from './db';
 import {
   ConcurrencyError,
   EventIdConflictError,
@@ -15,29 +15,23 @@ import {
   TransactionOrderError,
 } from './errors';
 import { logRelation } from './log-sql';
+import { storedPayload } from './recorded-event';
+import { runStatement } from './run-statement';
+import type { AppendOptions } from './event-store';
 import type { DomainEventsTable, EventStoreTables } from './schema';
-import type { AppendResult, EventMetadata, ExpectedVersion, NewEvent, StreamName } from './types';
+import type { AppendResult, ExpectedVersion, NewEvent, StreamName } from './types';
 import type { UpcasterRegistry } from './upcasters';
 
 export interface AppendContext {
   db: Kysely<EventStoreTables>;
+  /** The pool behind `db` for the hot statements (run-statement.ts); absent in a transaction. */
+  pool?: Pool;
   codec: PayloadCodec;
   upcasters: UpcasterRegistry;
   /** Wakes LISTEN domain_events readers after a commit (absent: nobody is told). */
   notifier?: CommitNotifier;
   /** Called after an append that wrote events (not after an idempotent replay). */
   onAppended?: (stream: StreamName, events: readonly { type: string }[]) => void;
-}
-
-export interface AppendOptions {
-  /** Merged under each event's own metadata. */
-  metadata?: EventMetadata;
-  /**
-   * With a numeric expected version: the global position of the stream's last event as the
-   * caller saw it. A stream deleted by retention and written again reaches the same version
-   * with other events; this tells them apart (the aggregate cache passes it).
-   */
-  expectedLastPosition?: number;
 }
 
 const STREAM_VERSION_KEY = 'domain_events_stream_version_key';
@@ -102,17 +96,8 @@ interface AppendedRow {
   version: number;
 }
 
-/**
- * On a pool from createDb the statement is named, so Postgres plans it once per connection
- * (planning is most of a one-event append's server time); in a transaction it goes through Kysely.
- */
-async function runAppend(ctx: AppendContext, values: unknown[]): Promise<AppendedRow[]> {
-  const pool = ctx.db.isTransaction ? undefined : poolOf(ctx.db);
-  if (pool) {
-    return (await pool.query<AppendedRow>({ name: 'es_append_v2', text: APPEND_SQL, values })).rows;
-  }
-  return (await ctx.db.executeQuery<AppendedRow>(CompiledQuery.raw(APPEND_SQL, values))).rows;
-}
+const runAppend = (ctx: AppendContext, values: unknown[]): Promise<AppendedRow[]> =>
+  runStatement<AppendedRow>(ctx, APPEND_SQL, values, 'es_append_v2');
 
 interface StreamHead {
   version: number;
@@ -307,15 +292,7 @@ async function findCommitted(
   const mismatched = prepared.filter((p) => {
     const row = byId.get(p.eventId);
     if (!row) return true;
-    const stored = ctx.codec.decode(
-      {
-        codec: row.codec,
-        json: row.event_data,
-        bytes: row.event_data_bytes,
-        keyId: row.key_id,
-      },
-      row.event_id,
-    );
+    const stored = ctx.codec.decode(storedPayload(row), row.event_id);
     return (
       row.aggregate_type !== stream.type ||
       row.aggregate_id !== stream.id ||

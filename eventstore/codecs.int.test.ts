@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
 import { createPayloadCodec, encryptionKeyId } from './codec';
 import { EventIdConflictError, PayloadIntegrityError } from './errors';
-import { createEventStore } from './event-store';
+import { createEventStore } from './postgres-event-store';
 import { eventStoreOptionsFromConfig } from './options-from-config';
 import { START } from './types';
 import { defaultUpcasters } from './upcasters';

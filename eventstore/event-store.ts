@@ -1,162 +1,109 @@
-// The event store as one object: its dependencies (pool, codec, upcasters, snapshot policy)
-// bound once, each operation implemented in its own file.
-import type { Kysely } from 'kysely';
-import { appendToStream, type AppendContext, type AppendOptions } from './append-to-stream';
-import { type PayloadCodec, jsonCodec } from './codec';
-import { createCommitNotifier } from './commit-notifier';
-import { AggregateCache } from './aggregate-cache';
-import { RestoredDatabaseError } from './errors';
-import { KeyedQueue } from './keyed-queue';
-import { readAggregate } from './read-aggregate';
-import { readAllFrom } from './read-all';
-import { readStream } from './read-stream';
-import { assertTransactionIdsBehindServer } from './restore-check';
-import { archiveClosedStreams, type ArchiveOptions } from './retention';
-import {
-  cleanupSnapshots,
-  readSnapshot,
-  type Snapshot,
-  type SnapshotPolicy,
-  snapshotIntervalFor,
-  writeSnapshot,
-} from './snapshots';
-import type { EventStoreTables } from './schema';
-import type { Checkpoint, ExpectedVersion, NewEvent, StreamName } from './types';
-import { type UpcasterRegistry, defaultUpcasters } from './upcasters';
+// The event store as a port: what the layers above (command handling, projections, the API's
+// readiness check) may ask of the log. Two implementations keep to it and pass the same contract
+// tests: createEventStore (Postgres, postgres-event-store.ts) and createInMemoryEventStore.
+import type { Snapshot } from './snapshot-policy';
+import type {
+  AppendResult,
+  Checkpoint,
+  EventMetadata,
+  ExpectedVersion,
+  NewEvent,
+  RecordedEvent,
+  StreamName,
+} from './types';
 
-export interface EventStoreOptions {
-  codec?: PayloadCodec;
-  upcasters?: UpcasterRegistry;
-  /** Snapshot every N events per aggregate type (default every 100; interval 0 turns them off). */
-  snapshots?: SnapshotPolicy;
+export interface AppendOptions {
+  /** Merged under each event's own metadata. */
+  metadata?: EventMetadata;
   /**
-   * Called after each append that wrote events (not after an idempotent replay), e.g. to count
-   * appended events per type. It must not throw.
+   * With a numeric expected version: the global position of the stream's last event as the
+   * caller saw it. A stream deleted by retention and written again reaches the same version
+   * with other events; this tells them apart (the aggregate cache passes it).
    */
-  onAppended?: (stream: StreamName, events: readonly { type: string }[]) => void;
-  /**
-   * How many aggregates handleCommand keeps folded in memory to skip their next load
-   * (AGGREGATE_CACHE_SIZE; default 10,000; 0 turns the cache off). A store bound to a
-   * transaction never caches: what it writes may yet roll back.
-   */
-  aggregateCacheSize?: number;
-  /** Where the store reports what it recovers from (a failed snapshot write). */
-  logger?: { warn(obj: object, msg: string): void };
-  /** Called when a snapshot write fails after its events committed (e.g. to count it). */
-  onSnapshotWriteFailed?: (stream: StreamName, err: unknown) => void;
+  expectedLastPosition?: number;
 }
 
-export const DEFAULT_AGGREGATE_CACHE_SIZE = 10_000;
+export interface ReadAllOptions {
+  /** Events per read (default 1000). */
+  limit?: number;
+  /**
+   * Only events of these types carry their data (decoded and upcast); the others come back with
+   * `data: null`, undecoded, and still move the checkpoint. What the projections read.
+   */
+  types?: ReadonlySet<string>;
+  /** false: every event's metadata is `{}` (the read skips the column). Default true. */
+  metadata?: boolean;
+  /**
+   * Given, an event that cannot be decoded (a missing key, a corrupt payload) does not fail the
+   * read: it is returned with `data: null` and handed here. Without it the read throws.
+   */
+  onUndecodable?: (event: RecordedEvent, err: Error) => void;
+}
 
-/** `db` may know more tables than the event store's (one pool serves the whole app). */
-export function createEventStore<DB extends EventStoreTables>(
-  anyDb: Kysely<DB>,
-  options: EventStoreOptions = {},
-) {
-  const db = anyDb as unknown as Kysely<EventStoreTables>;
-  const ctx: AppendContext = {
-    db,
-    codec: options.codec ?? jsonCodec,
-    upcasters: options.upcasters ?? defaultUpcasters(),
-    onAppended: options.onAppended,
-    notifier: db.isTransaction ? undefined : createCommitNotifier(db),
-  };
-  const snapshots = options.snapshots ?? { interval: 100 };
-  const queue = new KeyedQueue();
-  const cacheSize = options.aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE;
-  const stats = { snapshotWriteFailures: 0 };
-  // Checked once, before the store first touches the log: a database restored from a logical
-  // dump must not be read or written (restore-check.ts). A failed query is checked again.
-  let restoreCheck: Promise<void> | undefined;
-  const notRestored = (): Promise<void> =>
-    (restoreCheck ??= assertTransactionIdsBehindServer(db).catch((err: unknown) => {
-      if (!(err instanceof RestoredDatabaseError)) restoreCheck = undefined;
-      throw err;
-    }));
-  const append = async (
+export interface ReadAllResult {
+  events: RecordedEvent[];
+  /** The position after the last event returned (the input checkpoint when none). */
+  checkpoint: Checkpoint;
+}
+
+export interface AggregateRead {
+  snapshot: Snapshot | undefined;
+  /** The stream's events after the snapshot (all of them without one), in version order. */
+  events: RecordedEvent[];
+  /** Global position of the stream's last event (undefined: the stream is empty). */
+  lastPosition: number | undefined;
+}
+
+/** How far a reader at a checkpoint is behind the readable end of the log. */
+export interface LogLag {
+  events: number;
+  /** When the oldest unread event was written (undefined: nothing unread). */
+  oldestUnreadAt: Date | undefined;
+}
+
+export interface EventStore {
+  /**
+   * Appends to one stream if `expected` holds (a number: the stream's current version;
+   * 'no_stream', 'stream_exists', 'any'), else ConcurrencyError. Appending event ids that are
+   * already stored with the same content returns the first append's result and writes nothing;
+   * with other content it is an EventIdConflictError.
+   */
+  appendToStream(
     stream: StreamName,
     expected: ExpectedVersion,
     events: readonly NewEvent[],
-    appendOptions?: AppendOptions,
-  ) => {
-    await notRestored();
-    return appendToStream(ctx, stream, expected, events, appendOptions);
-  };
-  return {
-    db,
-    /** How payloads are encoded and decoded, and upcast on read (projections read with these). */
-    codec: ctx.codec,
-    upcasters: ctx.upcasters,
-    /** Counters of what the store recovered from. */
-    stats: stats as Readonly<typeof stats>,
-    /**
-     * A snapshot write failed after its events committed: logged and counted, never thrown
-     * (the command succeeded; the next load simply reads more events).
-     */
-    snapshotWriteFailed(stream: StreamName, version: number, err: unknown): void {
-      stats.snapshotWriteFailures += 1;
-      options.logger?.warn(
-        { err, stream: `${stream.type}-${stream.id}`, version },
-        'snapshot write failed after the append committed; the aggregate loads from its events',
-      );
-      options.onSnapshotWriteFailed?.(stream, err);
-    },
-    aggregateCache: db.isTransaction || cacheSize === 0 ? undefined : new AggregateCache(cacheSize),
-    /** Resolves once the NOTIFY for every append so far has been sent. */
-    flushNotifications: () => ctx.notifier?.flush() ?? Promise.resolve(),
-    appendToStream: (
-      stream: StreamName,
-      expected: ExpectedVersion,
-      events: readonly NewEvent[],
-      appendOptions?: AppendOptions,
-    ) =>
-      // Writers in this process queue per stream instead of racing each other to the same
-      // version (a lost race costs a wait for the winner's commit plus a retry). In a caller's
-      // transaction the caller owns the ordering.
-      db.isTransaction
-        ? append(stream, expected, events, appendOptions)
-        : queue.run(`${stream.type}\u0000${stream.id}`, () =>
-            append(stream, expected, events, appendOptions),
-          ),
-    /**
-     * Refuses (RestoredDatabaseError, one line on how to recover) a database whose stored
-     * transaction ids are ahead of the server's. Every read and append checks it once; call it
-     * at start to refuse there.
-     */
-    assertNotRestored: notRestored,
-    readStream: async (stream: StreamName, fromVersion?: number) => {
-      await notRestored();
-      return readStream(ctx, stream, fromVersion);
-    },
-    readAllFrom: async (after: Checkpoint, limit?: number) => {
-      await notRestored();
-      return readAllFrom(ctx, after, limit);
-    },
-    snapshotIntervalFor: (aggregateType: string) => snapshotIntervalFor(snapshots, aggregateType),
-    /** The newest snapshot of this shape (0: none wanted) and the events after it, in one query. */
-    readAggregate: async (stream: StreamName, snapshotVersion: number) => {
-      await notRestored();
-      return readAggregate(ctx, stream, snapshotVersion);
-    },
-    readSnapshot: (stream: StreamName, snapshotVersion: number) =>
-      readSnapshot(ctx, stream, snapshotVersion),
-    writeSnapshot: (stream: StreamName, snapshotVersion: number, snapshot: Snapshot) =>
-      writeSnapshot(ctx, stream, snapshotVersion, snapshot),
-    /** Deletes snapshots older than maxAgeDays except each aggregate's newest; returns the count. */
-    cleanupSnapshots: (maxAgeDays: number) => cleanupSnapshots(ctx, maxAgeDays),
-    archiveClosedStreams: (archiveOptions: ArchiveOptions) =>
-      archiveClosedStreams(ctx, archiveOptions),
-    /** Whether the event id is stored, in the live log or the archive. */
-    hasEvent: async (eventId: string) =>
-      (await db
-        .selectFrom('domain_events')
-        .select('event_id')
-        .where('event_id', '=', eventId)
-        .unionAll(
-          db.selectFrom('domain_events_archive').select('event_id').where('event_id', '=', eventId),
-        )
-        .executeTakeFirst()) !== undefined,
-  };
+    options?: AppendOptions,
+  ): Promise<AppendResult>;
+  /** One stream in version order from `fromVersion` (default 1), decoded and upcast. */
+  readStream(stream: StreamName, fromVersion?: number): Promise<RecordedEvent[]>;
+  /**
+   * The global log after a checkpoint, in commit order, never skipping an event that commits
+   * later with a smaller position. A number is the limit.
+   */
+  readAllFrom(after: Checkpoint, options?: number | ReadAllOptions): Promise<ReadAllResult>;
+  /** How much of the log a reader at `after` has still to read. */
+  lag(after: Checkpoint): Promise<LogLag>;
+  /**
+   * What an aggregate loads from: its newest snapshot of shape `snapshotVersion` (0: none
+   * wanted) and the stream's events after it.
+   */
+  readAggregate(stream: StreamName, snapshotVersion: number): Promise<AggregateRead>;
+  /** Events per aggregate type between two snapshots (0: this type is not snapshotted). */
+  snapshotIntervalFor(aggregateType: string): number;
+  writeSnapshot(stream: StreamName, snapshotVersion: number, snapshot: Snapshot): Promise<void>;
+  /**
+   * A snapshot write failed after its events committed: logged and counted, never thrown (the
+   * command succeeded; the next load simply reads more events).
+   */
+  snapshotWriteFailed(stream: StreamName, version: number, err: unknown): void;
+  /** Whether the event id is stored (in the live log or the archive). */
+  hasEvent(eventId: string): Promise<boolean>;
+  /**
+   * Refuses (RestoredDatabaseError) a log that cannot be read in order, such as a database
+   * restored from a logical dump. Every read and append checks it once; call it at start to
+   * refuse there.
+   */
+  assertNotRestored(): Promise<void>;
+  /** Resolves when the store can serve reads and appends (readiness probes), else rejects. */
+  ping(): Promise<void>;
 }
-
-export type EventStore = ReturnType<typeof createEventStore>;

@@ -1,8 +1,9 @@
-export * from './aggregate-store';
 export * from './codec';
+export { NOTIFY_CHANNEL } from './commit-notifier';
 export * from './db';
 export * from './errors';
 export * from './event-store';
+export * from './postgres-event-store';
 export * from './schema';
 export * from './types';
 export * from './upcasters';
@@ -11,3 +12,4 @@ export * from './retention';
 export * from './snapshots';
 export * from './log-sql';
 export * from './restore-check';
+export * from './in-memory-event-store';

@@ -1,7 +1,7 @@
 // Builds the event store's options from plain configuration values, in one place for every
 // composition root (worker, stack, CLI, tests), so they all read and write payloads alike.
 import { createPayloadCodec, DEFAULT_COMPRESSION_THRESHOLD_BYTES } from './codec';
-import type { EventStoreOptions } from './event-store';
+import type { EventStoreOptions } from './postgres-event-store';
 
 export interface EventStoreSettings {
   compression: boolean;
@@ -29,7 +29,6 @@ export function eventStoreOptionsFromConfig(
       encryptionKey: settings.encryptionKey,
       decryptionKeys: settings.decryptionKeys,
     }),
-    aggregateCacheSize: settings.aggregateCacheSize,
     snapshots: {
       interval: settings.snapshotInterval,
       intervalByType: settings.snapshotIntervalByType ?? {},

@@ -1,13 +1,14 @@
 // Reads what an aggregate loads from in one round trip: its newest snapshot of the wanted shape
 // and the stream's events after it (all of them when there is no snapshot). This runs before
 // every command, so it is one named statement, planned once per connection.
-import { CompiledQuery } from 'kysely';
 import type { AppendContext } from './append-to-stream';
-import { poolOf, toSafeNumber } from './db';
+import { toSafeNumber } from './db';
+import type { AggregateRead } from './event-store';
 import { logRelation } from './log-sql';
-import { toRecordedEvent } from './recorded-event';
+import { storedPayload, toRecordedEvent } from './recorded-event';
+import { runStatement } from './run-statement';
 import { snapshotAad, type Snapshot } from './snapshots';
-import type { RecordedEvent, StreamName } from './types';
+import type { StreamName } from './types';
 
 const READ_AGGREGATE_SQL = `
   WITH snap AS (
@@ -39,13 +40,6 @@ const READ_AGGREGATE_SQL = `
 
 type Row = Parameters<typeof toRecordedEvent>[1] & { part: number };
 
-export interface AggregateRead {
-  snapshot: Snapshot | undefined;
-  events: RecordedEvent[];
-  /** Global position of the stream's last event (undefined: the stream is empty). */
-  lastPosition: number | undefined;
-}
-
 /** `snapshotVersion` 0 reads no snapshot (snapshots off). */
 export async function readAggregate(
   ctx: AppendContext,
@@ -53,11 +47,7 @@ export async function readAggregate(
   snapshotVersion: number,
 ): Promise<AggregateRead> {
   const values = [stream.type, stream.id, snapshotVersion, ctx.upcasters.fingerprint()];
-  const pool = ctx.db.isTransaction ? undefined : poolOf(ctx.db);
-  const rows = pool
-    ? (await pool.query<Row>({ name: 'es_read_aggregate_v2', text: READ_AGGREGATE_SQL, values }))
-        .rows
-    : (await ctx.db.executeQuery<Row>(CompiledQuery.raw(READ_AGGREGATE_SQL, values))).rows;
+  const rows = await runStatement<Row>(ctx, READ_AGGREGATE_SQL, values, 'es_read_aggregate_v2');
 
   const first = rows[0];
   let snapshot: Snapshot | undefined;
@@ -67,15 +57,7 @@ export async function readAggregate(
       first.global_position === null
         ? undefined
         : toSafeNumber(first.global_position, 'global_position');
-    const state = ctx.codec.decode(
-      {
-        codec: first.codec,
-        json: first.event_data,
-        bytes: first.event_data_bytes,
-        keyId: first.key_id,
-      },
-      snapshotAad(stream, first.version),
-    );
+    const state = ctx.codec.decode(storedPayload(first), snapshotAad(stream, first.version));
     snapshot = { version: first.version, state };
   }
   const events = (snapshot ? rows.slice(1) : rows).map((row) => toRecordedEvent(ctx, row));

@@ -3,7 +3,7 @@
 // transactions have committed and a naive reader (by global_position alone) has moved past it.
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../test/harness';
-import { createEventStore } from './event-store';
+import { createEventStore } from './postgres-event-store';
 import { type Checkpoint, START, type RecordedEvent } from './types';
 
 // jest.config.js's per-project testTimeout is not applied by Jest: these tests race real

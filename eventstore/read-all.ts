@@ -3,34 +3,59 @@
 // larger one. Reading only rows whose transaction is older than every transaction still in
 // progress (pg_snapshot_xmin), ordered by (transaction_id, global_position), makes the order
 // of visibility the order of reading. Archived events are part of the log (log-sql.ts).
-import { CompiledQuery, type Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { AppendContext } from './append-to-stream';
-import { logOrder, logRelation, visibleAfter } from './log-sql';
-import { toRecordedEvent } from './recorded-event';
+import { toSafeNumber } from './db';
+import type { LogLag, ReadAllOptions, ReadAllResult } from './event-store';
+import { LAG_SQL, NARROW_READ_ALL_SQL, READ_ALL_SQL } from './log-sql';
+import { decodeStored, toRecordedEvent } from './recorded-event';
+import { runStatement } from './run-statement';
 import type { DomainEventsTable } from './schema';
 import type { Checkpoint, RecordedEvent } from './types';
 
-export interface ReadAllResult {
-  events: RecordedEvent[];
-  /** The position after the last event returned (the input checkpoint when none). */
-  checkpoint: Checkpoint;
+interface NarrowRow {
+  global_position: string;
+  transaction_id: string;
+  event_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  version: number;
+  event_type: string;
+  schema_version: number;
+  codec: string;
+  key_id: string | null;
+  event_data: unknown;
+  event_data_bytes: Buffer | null;
+  created_ms: number;
 }
-
-const READ_ALL_SQL = `
-  SELECT e.* FROM ${logRelation('e')}
-  WHERE ${visibleAfter('e', '$1', '$2')}
-  ORDER BY ${logOrder('e')}
-  LIMIT $3`;
 
 export async function readAllFrom(
   ctx: AppendContext,
   after: Checkpoint,
-  limit = 1000,
+  limitOrOptions: number | ReadAllOptions = {},
 ): Promise<ReadAllResult> {
-  const { rows } = await ctx.db.executeQuery<Selectable<DomainEventsTable>>(
-    CompiledQuery.raw(READ_ALL_SQL, [after.transactionId, after.globalPosition, limit]),
-  );
-  const events = rows.map((row) => toRecordedEvent(ctx, row));
+  const options = typeof limitOrOptions === 'number' ? { limit: limitOrOptions } : limitOrOptions;
+  const limit = options.limit ?? 1000;
+  const events =
+    options.metadata === false
+      ? await readNarrow(ctx, after, limit, options)
+      : (
+          await runStatement<Selectable<DomainEventsTable>>(ctx, READ_ALL_SQL, [
+            after.transactionId,
+            after.globalPosition,
+            limit,
+          ])
+        ).map((row) => {
+          const wanted = !options.types || options.types.has(row.event_type);
+          if (!wanted || !options.onUndecodable) return toRecordedEvent(ctx, row, wanted);
+          try {
+            return toRecordedEvent(ctx, row);
+          } catch (err) {
+            const event = toRecordedEvent(ctx, row, false);
+            options.onUndecodable(event, err instanceof Error ? err : new Error(String(err)));
+            return event;
+          }
+        });
   const last = events[events.length - 1];
   return {
     events,
@@ -38,4 +63,53 @@ export async function readAllFrom(
       ? { transactionId: last.transactionId, globalPosition: last.globalPosition }
       : after,
   };
+}
+
+async function readNarrow(
+  ctx: AppendContext,
+  after: Checkpoint,
+  limit: number,
+  options: ReadAllOptions,
+): Promise<RecordedEvent[]> {
+  const { types } = options;
+  const rows = await runStatement<NarrowRow>(ctx, NARROW_READ_ALL_SQL, [
+    after.transactionId,
+    after.globalPosition,
+    limit,
+    types ? [...types] : null,
+  ]);
+  return rows.map((row): RecordedEvent => {
+    const event: RecordedEvent = {
+      globalPosition: toSafeNumber(row.global_position, 'global_position'),
+      transactionId: row.transaction_id,
+      eventId: row.event_id,
+      streamType: row.aggregate_type,
+      streamId: row.aggregate_id,
+      version: row.version,
+      type: row.event_type,
+      schemaVersion: row.schema_version,
+      data: null,
+      metadata: {},
+      createdAt: new Date(row.created_ms),
+    };
+    if (types && !types.has(row.event_type)) return event;
+    try {
+      const upcast = decodeStored(ctx, row);
+      event.schemaVersion = upcast.schemaVersion;
+      event.data = upcast.data;
+    } catch (err) {
+      if (!options.onUndecodable) throw err;
+      options.onUndecodable(event, err instanceof Error ? err : new Error(String(err)));
+    }
+    return event;
+  });
+}
+
+export async function lag(ctx: AppendContext, after: Checkpoint): Promise<LogLag> {
+  const rows = await runStatement<{ n: string; oldest: Date | null }>(ctx, LAG_SQL, [
+    after.transactionId,
+    after.globalPosition,
+  ]);
+  const row = rows[0]!;
+  return { events: Number(row.n), oldestUnreadAt: row.oldest ?? undefined };
 }

@@ -1,24 +1,44 @@
-// Turns a domain_events row into a RecordedEvent: decode the payload, then upcast it.
+// Turns a stored row into a RecordedEvent: decode the payload, then upcast it.
 import type { Selectable } from 'kysely';
 import type { AppendContext } from './append-to-stream';
+import type { EncodedPayload } from './codec';
 import { toSafeNumber } from './db';
 import type { DomainEventsTable } from './schema';
 import type { EventMetadata, RecordedEvent } from './types';
 
+/** The payload columns every stored row (event or snapshot) has. */
+export interface PayloadColumns {
+  codec: string;
+  event_data?: unknown;
+  event_data_bytes?: Buffer | null;
+  key_id: string | null;
+}
+
+export const storedPayload = (row: PayloadColumns): EncodedPayload => ({
+  codec: row.codec,
+  json: row.event_data,
+  bytes: row.event_data_bytes ?? null,
+  keyId: row.key_id,
+});
+
+/** Decodes an event row's payload (bound to its event id) and upcasts it to the newest shape. */
+export function decodeStored(
+  ctx: Pick<AppendContext, 'codec' | 'upcasters'>,
+  row: PayloadColumns & { event_id: string; event_type: string; schema_version: number },
+): { schemaVersion: number; data: unknown } {
+  const stored = ctx.codec.decode(storedPayload(row), row.event_id);
+  return ctx.upcasters.upcast(row.event_type, row.schema_version, stored);
+}
+
+/** `decode` false leaves `data` null (an event type the reader does not use). */
 export function toRecordedEvent(
   ctx: Pick<AppendContext, 'codec' | 'upcasters'>,
   row: Selectable<DomainEventsTable>,
+  decode = true,
 ): RecordedEvent {
-  const stored = ctx.codec.decode(
-    {
-      codec: row.codec,
-      json: row.event_data,
-      bytes: row.event_data_bytes,
-      keyId: row.key_id,
-    },
-    row.event_id,
-  );
-  const { schemaVersion, data } = ctx.upcasters.upcast(row.event_type, row.schema_version, stored);
+  const { schemaVersion, data } = decode
+    ? decodeStored(ctx, row)
+    : { schemaVersion: row.schema_version, data: null };
   return {
     globalPosition: toSafeNumber(row.global_position, 'global_position'),
     transactionId: String(row.transaction_id),

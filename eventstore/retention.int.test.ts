@@ -3,7 +3,7 @@
 // exactly as before.
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../test/harness';
-import { createEventStore } from './event-store';
+import { createEventStore } from './postgres-event-store';
 import type { StreamName } from './types';
 
 // jest.config.js's per-project testTimeout is not applied by Jest: these tests race real

@@ -4,29 +4,10 @@
 // of upcasters (upcaster_set) is ignored.
 import { sql } from 'kysely';
 import type { AppendContext } from './append-to-stream';
+import type { Snapshot } from './snapshot-policy';
 import type { StreamName } from './types';
 
-export interface Snapshot<State = unknown> {
-  version: number;
-  state: State;
-}
-
-/** How often to snapshot: every N events per aggregate type; 0 turns snapshots off. */
-export interface SnapshotPolicy {
-  interval: number;
-  /** Keys are aggregate types in any case, with or without underscores (INVENTORY, CUSTOMER_CREDIT). */
-  intervalByType?: Record<string, number>;
-}
-
-const normalize = (name: string) => name.toUpperCase().replace(/[^A-Z0-9]/g, '');
-
-export function snapshotIntervalFor(policy: SnapshotPolicy, aggregateType: string): number {
-  const wanted = normalize(aggregateType);
-  for (const [type, interval] of Object.entries(policy.intervalByType ?? {})) {
-    if (normalize(type) === wanted) return interval;
-  }
-  return policy.interval;
-}
+export { type Snapshot, type SnapshotPolicy, snapshotIntervalFor } from './snapshot-policy';
 
 /** Binds an encrypted snapshot to its aggregate and version. */
 export const snapshotAad = (stream: StreamName, version: number) =>

@@ -40,8 +40,6 @@ async function startRunner(
   const runner = new ProjectionRunner({
     databaseUrl: t.url,
     store,
-    // The projections' narrow read, as the projector runs it.
-    readPool: t.pool,
     projections,
     batchSize: 50,
     pollIntervalMs: 100,

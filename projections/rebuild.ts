@@ -4,18 +4,16 @@
 // runner a checkpoint that matches the new tables exactly.
 import pg from 'pg';
 import type { Checkpoint, EventStore, RecordedEvent } from '../eventstore';
-import { logRelation, poolOf, START } from '../eventstore';
-import { fastReadAll } from './log-reader';
+import { logRelation, START } from '../eventstore';
+import { projectionReadAll } from './log-reader';
 import { type Projection, ProjectionApplyError, quoteIdent } from './projection';
 import { connectionOptions, handledEvents, isEventFault } from './runner';
 
 export interface RebuildOptions {
   databaseUrl: string;
-  /** Its codec and upcasters decode the events the projection handles. */
-  store: Pick<EventStore, 'readAllFrom' | 'db' | 'codec' | 'upcasters' | 'assertNotRestored'>;
+  /** Reads the log (decoding only the events the projection handles). */
+  store: Pick<EventStore, 'readAllFrom' | 'assertNotRestored'>;
   projection: Projection;
-  /** A pool on the same database, for the projections' narrow read (default: the store's). */
-  readPool?: pg.Pool;
   batchSize?: number;
   /** Called after each batch: events read so far, and the size of the log when we started. */
   onProgress?: (done: number, total: number) => void;
@@ -81,10 +79,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       `SELECT count(*) AS n FROM ${logRelation('e', ['event_id'])}`,
     );
     const total = Number(size[0]?.n ?? 0);
-    const pool = options.readPool ?? poolOf(options.store.db);
-    const readAll = pool
-      ? fastReadAll(pool, options.store, projection.handles)
-      : (after: Checkpoint, limit: number) => options.store.readAllFrom(after, limit);
+    const readAll = projectionReadAll(options.store, projection.handles);
     const shadow = { client, table: (name: string) => qualified(shadowName(name)) };
 
     let checkpoint: Checkpoint = START;

@@ -28,7 +28,6 @@ function startRunner(options: { batchSize?: number } = {}): ProjectionRunner {
   const runner = new ProjectionRunner({
     databaseUrl: t.url,
     store: t.store,
-    readPool: t.pool,
     projections: allProjections,
     batchSize: options.batchSize ?? 100,
     pollIntervalMs: 100,
@@ -103,7 +102,6 @@ async function rebuildAll(): Promise<void> {
     await rebuildProjection({
       databaseUrl: t.url,
       store: t.store,
-      readPool: t.pool,
       projection,
       batchSize: 300,
     });

@@ -6,19 +6,19 @@
 // has its own connection and loop: one that fails (or loses its connection) stops only itself.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { type Checkpoint, type EventStore, poolOf, type RecordedEvent } from '../eventstore';
+import {
+  type Checkpoint,
+  type EventStore,
+  NOTIFY_CHANNEL,
+  type RecordedEvent,
+} from '../eventstore';
 import { type LogBatch, LogReader, undecodableReason } from './log-reader';
 import { liveTables, type Projection, ProjectionApplyError } from './projection';
 
 export interface RunnerOptions {
   databaseUrl: string;
-  /** Its codec and upcasters decode the events (only those a projection handles). */
-  store: Pick<EventStore, 'readAllFrom' | 'db' | 'codec' | 'upcasters' | 'assertNotRestored'>;
-  /**
-   * A pool on the same database for the projections' narrow read of the log (log-reader.ts);
-   * default: the store's own pool.
-   */
-  readPool?: pg.Pool;
+  /** Reads the log (decoding only the events a projection handles). */
+  store: Pick<EventStore, 'readAllFrom' | 'assertNotRestored'>;
   projections: readonly Projection[];
   /** Events per batch (and per transaction). */
   batchSize?: number;
@@ -89,10 +89,7 @@ export class ProjectionRunner {
   constructor(private readonly options: RunnerOptions) {
     const batchSize = options.batchSize ?? 10_000;
     const types = new Set(options.projections.flatMap((p) => [...p.handles]));
-    const pool = options.readPool ?? poolOf(options.store.db);
-    this.reader = pool
-      ? LogReader.fast(pool, options.store, types, batchSize)
-      : LogReader.fromStore(options.store, batchSize);
+    this.reader = LogReader.fromStore(options.store, types, batchSize);
   }
 
   /** Refuses a database restored from a logical dump (RestoredDatabaseError) before reading. */
@@ -128,7 +125,7 @@ export class ProjectionRunner {
       client.on('notification', () => this.wakeAll());
       try {
         await client.connect();
-        await client.query('LISTEN domain_events');
+        await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
         // Events may have arrived while we were not listening.
         this.wakeAll();
         await lost;

@@ -10,7 +10,6 @@ import {
   type RetentionReport,
 } from '../activities/retention.activities';
 import { loadConfig } from '../config';
-import { createDb, createEventStore, type EventStoreTables } from '../eventstore';
 import {
   createTestDatabase,
   eventually,
@@ -48,11 +47,12 @@ describe('activity slots and the pool', () => {
     const config = loadConfig({ WORKER_DB_POOL_MAX: '7' });
     const { pool, retentionPool } = createWorkerPools(t.url, config.workerDbPoolMax);
     try {
-      const store = createEventStore(createDb<EventStoreTables>(pool));
       expect(pool.options.max).toBe(7);
-      expect(activitySlotsFor(store)).toBe(7);
-      expect(activitySlotsFor(store, 5)).toBe(5);
-      expect(() => activitySlotsFor(store, 8)).toThrow(/larger than the event store's pool \(7/);
+      expect(activitySlotsFor(pool.options.max)).toBe(7);
+      expect(activitySlotsFor(pool.options.max, 5)).toBe(5);
+      expect(() => activitySlotsFor(pool.options.max, 8)).toThrow(
+        /larger than the event store's pool \(7/,
+      );
       expect(loadConfig({}).workerDbPoolMax).toBe(20);
     } finally {
       await Promise.all([pool.end(), retentionPool.end()]);

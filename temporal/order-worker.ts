@@ -10,8 +10,7 @@ import {
   type RetentionPolicy,
 } from '../activities/retention.activities';
 import type pg from 'pg';
-import { createPool, type EventStore } from '../eventstore';
-import { poolOf } from '../eventstore/db';
+import { createPool, type PostgresEventStore } from '../eventstore';
 
 /**
  * Where `npm run build` puts the workflow bundle: at the top of dist/. Run from
@@ -66,7 +65,11 @@ export interface OrderWorkerDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  store: EventStore;
+  store: PostgresEventStore;
+  /** Connections of the store's pool: the default and the upper bound of activity slots. */
+  dbPoolMax: number;
+  /** AGGREGATE_CACHE_SIZE for the order activities (default 10,000; 0: off). */
+  aggregateCacheSize?: number;
   /**
    * A pre-built bundle (tests bundle once per run); else the build's, else workflows/ now. A
    * pre-built bundle keeps the failure converter it was built with: build it with the data
@@ -80,7 +83,7 @@ export interface OrderWorkerDeps {
    */
   maxConcurrentActivityTaskExecutions?: number;
   /** Where the retention activity runs (default: `store`); see createWorkerPools. */
-  retentionStore?: EventStore;
+  retentionStore?: PostgresEventStore;
   /** Encrypts Temporal payloads when a key is configured (createDataConverter). */
   dataConverter?: DataConverter;
   /** RETENTION_* for the retention activity (default: the SPEC's 365/90/archive). */
@@ -89,11 +92,10 @@ export interface OrderWorkerDeps {
   workerOptions?: Partial<WorkerOptions>;
 }
 
-/** Activity slots for a worker on this store: its pool's size, never more. */
-export function activitySlotsFor(store: EventStore, requested?: number): number {
-  const poolMax = (poolOf(store.db) as { options?: { max?: number } } | undefined)?.options?.max;
-  const slots = requested ?? poolMax ?? 10;
-  if (poolMax !== undefined && slots > poolMax)
+/** Activity slots for a worker whose pool has `poolMax` connections: as many, never more. */
+export function activitySlotsFor(poolMax: number, requested?: number): number {
+  const slots = requested ?? poolMax;
+  if (slots > poolMax)
     throw new Error(
       `maxConcurrentActivityTaskExecutions (${slots}) is larger than the event store's pool ` +
         `(${poolMax} connections): activities would queue for connections inside their timeout`,
@@ -102,14 +104,14 @@ export function activitySlotsFor(store: EventStore, requested?: number): number 
 }
 
 export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
-  const slots = activitySlotsFor(deps.store, deps.maxConcurrentActivityTaskExecutions);
+  const slots = activitySlotsFor(deps.dbPoolMax, deps.maxConcurrentActivityTaskExecutions);
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...workflowSource(deps.workflowBundle, deps.dataConverter),
     activities: {
-      ...createOrderActivities({ store: deps.store }),
+      ...createOrderActivities({ store: deps.store, aggregateCacheSize: deps.aggregateCacheSize }),
       ...createRetentionActivities({
         store: deps.retentionStore ?? deps.store,
         policy: deps.retention ?? { eventsDays: 365, snapshotsDays: 90, archive: true },

@@ -23,8 +23,9 @@ import {
   createDb,
   createEventStore,
   createPool,
-  type EventStore,
   type EventStoreOptions,
+  type EventStoreTables,
+  type PostgresEventStore,
 } from '../eventstore';
 import type { ProjectionDb } from '../projections';
 import { copyTemplateDatabase } from '../provision/ephemeral';
@@ -39,13 +40,22 @@ function required(name: string): string {
   return value;
 }
 
+/** Connections of a test database's pool, and so a test worker's activity slots. */
+const TEST_POOL_MAX = 20;
+
 export interface TestDatabase {
   url: string;
   pool: pg.Pool;
   db: Kysely<ProjectionDb>;
-  store: EventStore;
+  store: TestEventStore;
   close(): Promise<void>;
 }
+
+/**
+ * The Postgres store with the database it runs on, for checks that read the tables directly
+ * (saga-invariants.ts lists every stream, below the log's gap-free bound).
+ */
+export type TestEventStore = PostgresEventStore & { readonly db: Kysely<EventStoreTables> };
 
 export async function createTestDatabase(
   storeOptions: EventStoreOptions = {},
@@ -54,9 +64,12 @@ export async function createTestDatabase(
     required('TEST_ADMIN_DATABASE_URL'),
     required('TEST_TEMPLATE_DATABASE'),
   );
-  const pool = createPool(url, { max: 20, applicationName: 'order-saga-test' });
+  const pool = createPool(url, { max: TEST_POOL_MAX, applicationName: 'order-saga-test' });
   const db = createDb<ProjectionDb>(pool);
-  return { url, pool, db, store: createEventStore(db, storeOptions), close: () => db.destroy() };
+  const store: TestEventStore = Object.assign(createEventStore(db, storeOptions), {
+    db: db as unknown as Kysely<EventStoreTables>,
+  });
+  return { url, pool, db, store, close: () => db.destroy() };
 }
 
 let runtimeInstalled = false;
@@ -103,7 +116,7 @@ export interface TestWorker {
 }
 
 export async function startTestWorker(
-  store: EventStore,
+  store: PostgresEventStore,
   {
     dataConverter,
     retention,
@@ -129,6 +142,7 @@ export async function startTestWorker(
     namespace: 'default',
     taskQueue,
     store,
+    dbPoolMax: TEST_POOL_MAX,
     workflowBundle: await workflowBundleFor(dataConverter),
     dataConverter,
     retention,

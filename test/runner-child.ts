@@ -12,7 +12,6 @@ async function main(): Promise<void> {
   const runner = new ProjectionRunner({
     databaseUrl: url!,
     store: createEventStore(db),
-    readPool: pool,
     // Each batch holds its transaction open a little longer, so a kill lands inside one.
     projections: allProjections.map((p): Projection => ({
       ...p,

@@ -1,7 +1,8 @@
 // The invariants of SPEC section 5, checked over every event in a test database once the sagas
 // have finished: stock never below zero and available + reserved = on_hand, nothing left
 // reserved, credit restored after refunds, and no business effect written twice.
-import type { EventStore, RecordedEvent } from '../eventstore';
+import type { RecordedEvent } from '../eventstore';
+import type { TestEventStore } from './harness';
 
 export interface SagaLedger {
   events: RecordedEvent[];
@@ -17,7 +18,7 @@ export interface SagaLedger {
  * Every event, stream by stream. Not readAllFrom: its gap-free bound may still hold back the
  * newest commits while another transaction is open, and the checks here need them all.
  */
-export async function readAllEvents(store: EventStore): Promise<RecordedEvent[]> {
+export async function readAllEvents(store: TestEventStore): Promise<RecordedEvent[]> {
   const streams = await store.db
     .selectFrom('domain_events')
     .select(['aggregate_type', 'aggregate_id'])
@@ -36,7 +37,7 @@ type Data = Record<string, unknown> & { order_id?: string };
 
 /** Folds every event into a ledger and returns it with the violations found (none expected). */
 export async function checkSagaInvariants(
-  store: EventStore,
+  store: TestEventStore,
 ): Promise<{ ledger: SagaLedger; violations: string[] }> {
   const events = await readAllEvents(store);
   const violations: string[] = [];

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     namespace: 'default',
     taskQueue: env('TEMPORAL_TASK_QUEUE'),
     store,
+    dbPoolMax: 10,
     workflowBundle: { codePath: env('WORKFLOW_BUNDLE') },
     // A killed worker's sticky queue is abandoned after this long: the next worker then takes
     // over its sagas' workflow tasks (the default is 10 s).

@@ -37,6 +37,7 @@ test('a bug retries the workflow task (the saga stays open); a refusal fails the
     namespace: 'default',
     taskQueue,
     store: database.store,
+    dbPoolMax: 20,
     workflowBundle: { code },
   });
   const connection = await Connection.connect({ address });

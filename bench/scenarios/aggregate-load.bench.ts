@@ -4,13 +4,8 @@
 // should stay flat in stream length.
 import { type Kysely, sql } from 'kysely';
 import { InventoryDecider } from '../../domain/inventory';
-import {
-  createDb,
-  createEventStore,
-  createPool,
-  type EventStoreTables,
-  loadAggregate,
-} from '../../eventstore';
+import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
+import { loadAggregate } from '../../application';
 import { type BenchRow, type BenchScenario, median, withRatios } from '../scenario';
 
 /** Events after the newest snapshot: half the default interval, a typical load. */

@@ -26,7 +26,6 @@ const scenario: BenchScenario = {
         const runner = new ProjectionRunner({
           databaseUrl: url,
           store,
-          readPool: pool,
           projections: allProjections,
           listen,
           pollIntervalMs: 100,

@@ -32,7 +32,6 @@ const scenario: BenchScenario = {
       await rebuildProjection({
         databaseUrl: url,
         store,
-        readPool: pool,
         projection: findProjection('orders')!,
       });
       const { rows } = await pool.query<{ n: string }>(

@@ -42,7 +42,6 @@ const scenario: BenchScenario = {
         const projector = new ProjectionRunner({
           databaseUrl: url,
           store,
-          readPool: pool,
           projections: allProjections,
           batchSize: 10_000,
           pollIntervalMs: 50,

@@ -75,6 +75,7 @@ const scenario: BenchScenario = {
       namespace: 'default',
       taskQueue: sagaQueue,
       store,
+      dbPoolMax: 20,
     });
     const bareWorker = await Worker.create({
       connection: nativeConnection,

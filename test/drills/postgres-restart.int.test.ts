@@ -11,11 +11,12 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { grantCredit, restockProduct } from '../../catalog/catalog';
 import { createOrderClient, type OrderClient } from '../../client/order-client';
-import { createDb, createEventStore, createPool, type EventStore } from '../../eventstore';
+import type { Kysely } from 'kysely';
+import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
 import { migrateToLatest } from '../../migrations';
 import type { ProjectionDb } from '../../projections';
 import { freePort } from '../../provision/ports';
-import { eventually } from '../harness';
+import { eventually, type TestEventStore } from '../harness';
 import { checkSagaInvariants } from '../saga-invariants';
 import {
   type AppProcess,
@@ -34,7 +35,7 @@ let pgPort: number;
 let postgres: AppProcess | undefined;
 let databaseUrl: string;
 let pool: ReturnType<typeof createPool>;
-let store: EventStore;
+let store: TestEventStore;
 let connection: Connection;
 let orders: OrderClient;
 
@@ -60,7 +61,7 @@ beforeAll(async () => {
   pool = createPool(databaseUrl, { max: 4, applicationName: 'drill' });
   const db = createDb<ProjectionDb>(pool);
   await migrateToLatest(db);
-  store = createEventStore(db);
+  store = Object.assign(createEventStore(db), { db: db as unknown as Kysely<EventStoreTables> });
   connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
   orders = createOrderClient(new Client({ connection, namespace: 'default' }), {
     taskQueue,

@@ -6,12 +6,17 @@ import { InventoryDecider } from '../domain/inventory';
 import { OrderDecider, type OrderCommand, type OrderState } from '../domain/order';
 import { migrateToLatest } from '../migrations';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
-import { handleCommand } from './aggregate-store';
-import { ConcurrencyError, EventIdConflictError, RestoredDatabaseError } from './errors';
-import { createEventStore, type EventStore } from './event-store';
-import { rebaseTransactionIds } from './restore-check';
-import { START, type StreamName } from './types';
-import { defaultUpcasters } from './upcasters';
+import { AggregateCache } from './aggregate-cache';
+import { handleCommand } from './handle-command';
+import {
+  ConcurrencyError,
+  EventIdConflictError,
+  RestoredDatabaseError,
+} from '../eventstore/errors';
+import { createEventStore, type EventStore } from '../eventstore';
+import { rebaseTransactionIds } from '../eventstore/restore-check';
+import { START, type StreamName } from '../eventstore/types';
+import { defaultUpcasters } from '../eventstore/upcasters';
 
 jest.setTimeout(60_000);
 
@@ -264,9 +269,14 @@ describe('the aggregate cache', () => {
   it('does not match a stream deleted by retention and written again to the same version', async () => {
     const id = randomUUID();
     const s = { type: 'Order', id };
-    const a = createEventStore(t.db); // caches the order at version 2, pending, for alice
+    // Process a caches the order at version 2, pending, for alice.
+    const a = createEventStore(t.db);
+    const cacheOfA = new AggregateCache(10);
     const b = createEventStore(t.db);
-    await handleCommand(a, OrderDecider, id, order(id, 'alice'), { expectNew: true });
+    await handleCommand(a, OrderDecider, id, order(id, 'alice'), {
+      expectNew: true,
+      cache: cacheOfA,
+    });
     await handleCommand(b, OrderDecider, id, {
       type: 'CancelOrder',
       reason: 'test',
@@ -276,10 +286,13 @@ describe('the aggregate cache', () => {
     // The id is used again (deleted streams keep nothing): bob's order, version 2 again.
     await handleCommand(b, OrderDecider, id, order(id, 'bob'), { expectNew: true });
 
-    const completed = await handleCommand(a, OrderDecider, id, {
-      type: 'CompleteOrder',
-      now: new Date().toISOString(),
-    });
+    const completed = await handleCommand(
+      a,
+      OrderDecider,
+      id,
+      { type: 'CompleteOrder', now: new Date().toISOString() },
+      { cache: cacheOfA },
+    );
     expect((completed.state as Extract<OrderState, { customerId: string }>).customerId).toBe('bob');
     expect(completed.version).toBe(3);
   });

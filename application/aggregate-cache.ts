@@ -10,8 +10,8 @@
 // command reloads. What no append can check (a refusal, or a decision to append nothing) is
 // always decided again from a fresh load before it is returned.
 import { LRUCache } from 'lru-cache';
-import { KeyedQueue } from './keyed-queue';
-import type { StreamName } from './types';
+import { KeyedQueue } from '../eventstore/keyed-queue';
+import type { StreamName } from '../eventstore';
 
 export interface CachedAggregate {
   /** The decider that folded `state`: another decider of the same type never reads it. */
@@ -26,6 +26,9 @@ export interface CachedAggregate {
    */
   position?: number;
 }
+
+/** AGGREGATE_CACHE_SIZE's default. */
+export const DEFAULT_AGGREGATE_CACHE_SIZE = 10_000;
 
 export class AggregateCache {
   private readonly entries: LRUCache<string, CachedAggregate>;

@@ -1,12 +1,17 @@
-// The aggregate cache on the real Postgres. Two stores on one database stand for two worker
-// processes, each with its own cache: whatever one writes, the other's cache does not know.
+// The aggregate cache on the real Postgres. Two stores on one database, each with its own cache,
+// stand for two worker processes: whatever one writes, the other's cache does not know.
 import { randomUUID } from 'node:crypto';
 import { InventoryDecider, type InventoryCommand } from '../domain/inventory';
 import { OrderDecider, type OrderCommand } from '../domain/order';
-import { DomainError } from '../domain/shared';
+import { type Decider, DomainError, type DomainEvent } from '../domain/shared';
 import { createTestDatabase, type TestDatabase } from '../test/harness';
-import { handleCommand, loadAggregate } from './aggregate-store';
-import { createEventStore, type EventStore } from './event-store';
+import { createEventStore, type EventStore } from '../eventstore';
+import { AggregateCache } from './aggregate-cache';
+import {
+  type HandleOptions,
+  handleCommand as handleUncached,
+  loadAggregate,
+} from './handle-command';
 
 jest.setTimeout(60_000);
 
@@ -40,11 +45,30 @@ const createOrder = (orderId: string): OrderCommand => ({
   now: now(),
 });
 
-/** A store ("process") whose loads are counted. */
-function countingStore(): { store: EventStore; loads: () => number } {
-  const store = createEventStore(t.db);
-  const spy = jest.spyOn(store, 'readAggregate');
-  return { store, loads: () => spy.mock.calls.length };
+/** What one worker process has: its store and its own aggregate cache. */
+interface Process {
+  store: EventStore;
+  cache: AggregateCache;
+}
+const newProcess = (): Process => ({
+  store: createEventStore(t.db),
+  cache: new AggregateCache(100),
+});
+
+/** handleCommand as a process runs it: with the process's cache. */
+const handleCommand = <State, Command, Event extends DomainEvent>(
+  process: Process,
+  decider: Decider<State, Command, Event>,
+  id: string,
+  command: Command,
+  options: HandleOptions = {},
+) => handleUncached(process.store, decider, id, command, { ...options, cache: process.cache });
+
+/** A process whose loads are counted. */
+function countingProcess(): { store: Process; loads: () => number } {
+  const process = newProcess();
+  const spy = jest.spyOn(process.store, 'readAggregate');
+  return { store: process, loads: () => spy.mock.calls.length };
 }
 
 async function eventTypes(type: string, id: string): Promise<string[]> {
@@ -56,7 +80,7 @@ async function eventTypes(type: string, id: string): Promise<string[]> {
 }
 
 it('skips the load of an aggregate this process wrote last', async () => {
-  const { store, loads } = countingStore();
+  const { store, loads } = countingProcess();
   const id = `SKU-${randomUUID()}`;
   await handleCommand(store, InventoryDecider, id, restock(id, 10));
   expect(loads()).toBe(1);
@@ -66,12 +90,12 @@ it('skips the load of an aggregate this process wrote last', async () => {
   expect(second.version).toBe(2);
   expect(third).toMatchObject({ version: 3, state: { onHand: 10, reserved: 7 } });
   // What the cache decided from is what the store holds.
-  expect((await loadAggregate(store, InventoryDecider, id)).state).toEqual(third.state);
+  expect((await loadAggregate(store.store, InventoryDecider, id)).state).toEqual(third.state);
 });
 
 it('reloads and decides again when another process appended since (stale cache)', async () => {
-  const a = countingStore();
-  const b = createEventStore(t.db);
+  const a = countingProcess();
+  const b = newProcess();
   const id = `SKU-${randomUUID()}`;
   await handleCommand(a.store, InventoryDecider, id, restock(id, 10)); // a caches version 1
   await handleCommand(b, InventoryDecider, id, reserve(id, 'o-b', 6)); // version 2, unknown to a
@@ -87,8 +111,8 @@ it('reloads and decides again when another process appended since (stale cache)'
 });
 
 it('never refuses a command on a stale cached state: the refusal is checked against the store', async () => {
-  const a = createEventStore(t.db);
-  const b = createEventStore(t.db);
+  const a = newProcess();
+  const b = newProcess();
   const id = `SKU-${randomUUID()}`;
   await handleCommand(a, InventoryDecider, id, restock(id, 2));
   await handleCommand(a, InventoryDecider, id, reserve(id, 'o-1', 2)); // a caches: 0 available
@@ -107,8 +131,8 @@ it('never refuses a command on a stale cached state: the refusal is checked agai
 });
 
 it('never skips a command on a stale cached state: "nothing to do" is checked against the store', async () => {
-  const a = createEventStore(t.db);
-  const b = createEventStore(t.db);
+  const a = newProcess();
+  const b = newProcess();
   const id = `SKU-${randomUUID()}`;
   await handleCommand(a, InventoryDecider, id, restock(id, 5)); // a caches: no reservations
   await handleCommand(b, InventoryDecider, id, reserve(id, 'o-1', 3)); // reserved elsewhere
@@ -126,8 +150,8 @@ it('never skips a command on a stale cached state: "nothing to do" is checked ag
 });
 
 it('runs commands on one aggregate one at a time per process, so they never conflict', async () => {
-  const store = createEventStore(t.db);
-  const appends = jest.spyOn(store, 'appendToStream');
+  const store = newProcess();
+  const appends = jest.spyOn(store.store, 'appendToStream');
   const id = `SKU-${randomUUID()}`;
   await handleCommand(store, InventoryDecider, id, restock(id, 100));
   await Promise.all(
@@ -137,7 +161,7 @@ it('runs commands on one aggregate one at a time per process, so they never conf
   );
   // One append per command: none lost a race and went again.
   expect(appends).toHaveBeenCalledTimes(21);
-  expect((await loadAggregate(store, InventoryDecider, id)).state).toMatchObject({
+  expect((await loadAggregate(store.store, InventoryDecider, id)).state).toMatchObject({
     onHand: 100,
     reserved: 20,
   });
@@ -145,7 +169,7 @@ it('runs commands on one aggregate one at a time per process, so they never conf
 
 describe('expectNew (creating commands)', () => {
   it('appends without a load', async () => {
-    const { store, loads } = countingStore();
+    const { store, loads } = countingProcess();
     const orderId = randomUUID();
     const result = await handleCommand(store, OrderDecider, orderId, createOrder(orderId), {
       expectNew: true,
@@ -159,13 +183,13 @@ describe('expectNew (creating commands)', () => {
     const orderId = randomUUID();
     const eventIds = [randomUUID(), randomUUID()];
     const ids = { eventId: (i: number) => eventIds[i]! };
-    const first = createEventStore(t.db);
+    const first = newProcess();
     await handleCommand(first, OrderDecider, orderId, createOrder(orderId), {
       ...ids,
       expectNew: true,
     });
     // The retry runs in another process (the first died after its commit).
-    const retry = createEventStore(t.db);
+    const retry = newProcess();
     const result = await handleCommand(retry, OrderDecider, orderId, createOrder(orderId), {
       ...ids,
       expectNew: true,
@@ -176,9 +200,9 @@ describe('expectNew (creating commands)', () => {
 
   it('still refuses a second order with the same id', async () => {
     const orderId = randomUUID();
-    await handleCommand(createEventStore(t.db), OrderDecider, orderId, createOrder(orderId));
+    await handleCommand(newProcess(), OrderDecider, orderId, createOrder(orderId));
     const err: unknown = await handleCommand(
-      createEventStore(t.db),
+      newProcess(),
       OrderDecider,
       orderId,
       createOrder(orderId),
@@ -187,12 +211,4 @@ describe('expectNew (creating commands)', () => {
     expect(err).toBeInstanceOf(DomainError);
     expect(err).toMatchObject({ code: 'ORDER_ALREADY_EXISTS' });
   });
-});
-
-it('is off for a store bound to a transaction and with a size of 0', async () => {
-  expect(createEventStore(t.db, { aggregateCacheSize: 0 }).aggregateCache).toBeUndefined();
-  await t.store.db.transaction().execute(async (trx) => {
-    expect(createEventStore(trx).aggregateCache).toBeUndefined();
-  });
-  expect(createEventStore(t.db).aggregateCache).toBeDefined();
 });

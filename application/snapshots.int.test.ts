@@ -4,9 +4,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { InventoryDecider, type InventoryCommand } from '../domain/inventory';
 import { createTestDatabase, type TestDatabase } from '../test/harness';
-import { handleCommand, loadAggregate } from './aggregate-store';
-import { createEventStore } from './event-store';
-import { eventStoreOptionsFromConfig } from './options-from-config';
+import { handleCommand, loadAggregate } from './handle-command';
+import { createEventStore } from '../eventstore/postgres-event-store';
+import { eventStoreOptionsFromConfig } from '../eventstore/options-from-config';
 
 // jest.config.js's per-project testTimeout is not applied by Jest: these tests race real
 // writers and wait on Temporal, which under load takes longer than Jest's default 5 s.

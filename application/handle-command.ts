@@ -3,11 +3,18 @@
 // and decides again, with jittered backoff, so hot streams make progress without surfacing a
 // retry to the caller. Once SNAPSHOT_INTERVAL events have piled up since the snapshot it
 // loaded from, the new state is snapshotted.
+//
+// This is the application layer: it joins the domain's deciders to the EventStore port, so the
+// event store itself knows nothing of the domain.
 import { type Decider, type DomainEvent, DomainError } from '../domain/shared';
+import {
+  ConcurrencyError,
+  EventIdConflictError,
+  type EventMetadata,
+  type EventStore,
+  type StreamName,
+} from '../eventstore';
 import type { AggregateCache } from './aggregate-cache';
-import { ConcurrencyError, EventIdConflictError } from './errors';
-import type { EventStore } from './event-store';
-import type { EventMetadata, StreamName } from './types';
 
 export interface LoadedAggregate<State> {
   state: State;
@@ -42,6 +49,12 @@ export interface HandleOptions {
   /** Attempts on ConcurrencyError before giving up (default 10). */
   maxAttempts?: number;
   /**
+   * Aggregates folded by earlier commands in this process (aggregate-cache.ts): a command that
+   * finds its aggregate there skips the load. Leave it out when the store is bound to a
+   * transaction: what it writes may yet roll back.
+   */
+  cache?: AggregateCache;
+  /**
    * The command normally creates the aggregate (CreateOrder): decide it on the initial state
    * and append with no_stream, without a load. Should the stream exist (a retry, a duplicate),
    * the append fails and the command is decided again from a load.
@@ -56,7 +69,7 @@ export interface HandleResult<State, Event> {
 }
 
 /**
- * Loads the aggregate (from the store's aggregate cache when it holds it), decides, appends
+ * Loads the aggregate (from the aggregate cache when it holds it), decides, appends
  * with the version decided from. Returned states may be shared with the cache: never mutate
  * them (deciders are pure, so they do not).
  */
@@ -68,7 +81,7 @@ export async function handleCommand<State, Command, Event extends DomainEvent>(
   options: HandleOptions = {},
 ): Promise<HandleResult<State, Event>> {
   const stream = { type: decider.aggregateType, id };
-  const cache = store.aggregateCache;
+  const { cache } = options;
   if (!cache) return decideAndAppend(store, decider, stream, command, options, undefined);
   return cache.exclusive(stream, async () => {
     try {

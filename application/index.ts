@@ -1,0 +1,2 @@
+export * from './aggregate-cache';
+export * from './handle-command';
