@@ -15,7 +15,30 @@ export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.
 export interface RunningTemporal {
   address: string;
   uiUrl: string | undefined;
+  /** The server's process id (the bench reads its CPU time from /proc). */
+  pid: number | undefined;
   stop: () => Promise<void>;
+}
+
+/**
+ * Dynamic config every dev server of ours runs with (npm start, tests, bench); a cluster needs
+ * the same values (docs/benchmarks.md, production notes). Measured on this repository's bench.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, unknown>> = {
+  // The transfer queue (which hands new workflow and activity tasks to matching) is read at
+  // most 20 times a second by default: every task waited 40-45 ms between Scheduled and Started.
+  'history.transferProcessorMaxPollRPS': 10000,
+  // A workflow task that schedules an activity gets it back in its completion response when
+  // this worker has a free slot: one round trip through matching less per activity.
+  'system.enableActivityEagerExecution': true,
+};
+
+/** `--dynamic-config-value` flags: the defaults above, then `overrides` (the bench's). */
+export function dynamicConfigArgs(overrides: Record<string, unknown> = {}): string[] {
+  return Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...overrides }).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
 }
 
 function isExecutable(file: string): boolean {
@@ -88,6 +111,10 @@ export interface DevServerOptions {
   dbFile?: string;
   namespace?: string;
   logFile?: string;
+  /** Dynamic config on top of DEV_SERVER_DYNAMIC_CONFIG (the bench tries settings this way). */
+  dynamicConfig?: Record<string, unknown>;
+  /** `--sqlite-pragma NAME=VALUE` flags, e.g. `synchronous=OFF`. */
+  sqlitePragmas?: string[];
 }
 
 export async function startTemporalDevServer(options: DevServerOptions): Promise<RunningTemporal> {
@@ -106,6 +133,8 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     '--log-level',
     'warn',
     ...searchAttributeArgs(),
+    ...dynamicConfigArgs(options.dynamicConfig),
+    ...(options.sqlitePragmas ?? []).flatMap((pragma) => ['--sqlite-pragma', pragma]),
   ];
   if (options.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort));
@@ -134,6 +163,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   return {
     address,
     uiUrl: options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`,
+    pid: child.pid,
     stop: () => stopChild(child, exited),
   };
 }
@@ -157,12 +187,17 @@ async function startWithSdkDownload(options: DevServerOptions): Promise<RunningT
       dbFilename: options.dbFile,
       namespace: options.namespace,
       searchAttributes: [],
-      extraArgs: searchAttributeArgs(),
+      extraArgs: [
+        ...searchAttributeArgs(),
+        ...dynamicConfigArgs(options.dynamicConfig),
+        ...(options.sqlitePragmas ?? []).flatMap((pragma) => ['--sqlite-pragma', pragma]),
+      ],
     },
   });
   return {
     address: `127.0.0.1:${options.port}`,
     uiUrl: options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`,
+    pid: undefined, // the SDK does not expose its server process
     stop: () => env.teardown(),
   };
 }
