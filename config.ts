@@ -43,6 +43,8 @@ export interface Config {
   };
   retention: { eventsDays: number; snapshotsDays: number; archive: boolean };
   payment: { confirmationThresholdCents: number; confirmationTimeoutMs: number };
+  /** Sagas started by the API and the CLI run their event-store steps as local activities. */
+  sagaLocalActivities: boolean;
   dataDir: string;
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
@@ -196,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
         msToNumber('15 minutes'),
       ),
     },
+    sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
     logLevel: parse(

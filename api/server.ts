@@ -46,6 +46,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
       paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
+      useLocalActivities: config.sagaLocalActivities,
     },
   );
   const app = createApp({

@@ -132,6 +132,7 @@ export async function startServices(
     taskQueue: config.temporal.taskQueue,
     paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
     paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
+    useLocalActivities: config.sagaLocalActivities,
   });
 
   const workerConnection = await NativeConnection.connect({ address: infra.temporalAddress });

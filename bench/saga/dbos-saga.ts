@@ -45,7 +45,8 @@ export async function launchDbosSaga(
         const origin = `${workflowId}/${name}`;
         await handleCommand(store, decider, id, command, {
           metadata: { correlationId, causationId: origin, workflowId, runId: workflowId },
-          eventId: (i) => uuidv5(`${origin}/${decider.aggregateType}-${id}/${i}`, EVENT_ID_NAMESPACE),
+          eventId: (i) =>
+            uuidv5(`${origin}/${decider.aggregateType}-${id}/${i}`, EVENT_ID_NAMESPACE),
           expectNew,
         });
       },
