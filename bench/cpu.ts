@@ -20,16 +20,7 @@ function clockTicks(): number {
 
 /** User + system CPU of a process in ms, or undefined when it is gone (or not on Linux). */
 export function processCpuMs(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return ((utime + stime) * 1000) / clockTicks();
-  } catch {
-    return undefined;
-  }
+  return taskCpuMs(`/proc/${pid}/stat`);
 }
 
 export function loadAverage(): number | undefined {
@@ -40,8 +31,26 @@ export function loadAverage(): number | undefined {
   }
 }
 
+/** CPU of this process's main thread (its tid is the pid), where activities and the client run. */
+function mainThreadCpuMs(): number {
+  return taskCpuMs(`/proc/self/task/${process.pid}/stat`) ?? NaN;
+}
+
+/** utime + stime of a /proc stat file (a process, or one thread under task/). */
+function taskCpuMs(file: string): number | undefined {
+  try {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const stat = fs.readFileSync(file, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+  } catch {
+    return undefined;
+  }
+}
+
 export interface CpuSample {
   nodeMs: number;
+  nodeMainThreadMs: number;
   temporalMs: number | undefined;
   postgresMs: number;
   postgresBackends: Map<number, number>;
@@ -49,6 +58,8 @@ export interface CpuSample {
 
 export interface CpuUsed {
   nodeMs: number;
+  /** The rest of nodeMs ran on other threads: workflow VMs, the core SDK's Rust runtime, GC. */
+  nodeMainThreadMs: number;
   temporalMs: number | undefined;
   postgresMs: number;
 }
@@ -79,6 +90,7 @@ export class CpuMeter {
     const postgresBackends = await this.backends();
     return {
       nodeMs: (usage.user + usage.system) / 1000,
+      nodeMainThreadMs: mainThreadCpuMs(),
       temporalMs: this.temporalPid === undefined ? undefined : processCpuMs(this.temporalPid),
       postgresMs: 0,
       postgresBackends,
@@ -94,6 +106,7 @@ export class CpuMeter {
     }
     return {
       nodeMs: after.nodeMs - before.nodeMs,
+      nodeMainThreadMs: after.nodeMainThreadMs - before.nodeMainThreadMs,
       temporalMs:
         after.temporalMs === undefined || before.temporalMs === undefined
           ? undefined

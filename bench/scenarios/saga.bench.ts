@@ -5,7 +5,7 @@
 // and DBOS Transact running the same four steps on the same event store (the peer). Orders are
 // driven by 1, 16 and 32 closed-loop clients; the subjects take turns in a rotating order.
 //
-// Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients)
+// Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --client=native
 // --worker-option=maxCachedWorkflows=500 (JSON values, both workers), and the server settings
 // of bench/run.ts.
 import { randomUUID } from 'node:crypto';
@@ -38,6 +38,7 @@ interface Run {
   p99: number;
   temporalCpuMs: number | undefined;
   nodeCpuMs: number;
+  nodeMainThreadCpuMs: number;
   postgresCpuMs: number;
   load: number | undefined;
 }
@@ -122,7 +123,11 @@ const scenario: BenchScenario = {
 
     const nativeConnection = await NativeConnection.connect({ address });
     const connection = await Connection.connect({ address });
-    const client = new Client({ connection, namespace: 'default' });
+    // --client=native: the client shares the worker's Rust connection instead of grpc-js.
+    const client = new Client({
+      connection: ctx.options.get('client')?.[0] === 'native' ? nativeConnection : connection,
+      namespace: 'default',
+    });
     const sagaQueue = `bench-saga-${run}`;
     const bareQueue = `bench-bare-${run}`;
     ctx.log('bundling the saga and the bare workflow; launching DBOS');
@@ -217,6 +222,7 @@ const scenario: BenchScenario = {
               ...m,
               temporalCpuMs: used.temporalMs === undefined ? undefined : used.temporalMs / count,
               nodeCpuMs: used.nodeMs / count,
+              nodeMainThreadCpuMs: used.nodeMainThreadMs / count,
               postgresCpuMs: used.postgresMs / count,
               load: loadAverage(),
             };
@@ -225,7 +231,7 @@ const scenario: BenchScenario = {
             ctx.log(
               `#${repeat + 1} ${clients} clients ${subject.name}: ${r.throughput.toFixed(1)}/s, ` +
                 `p50 ${r.p50.toFixed(1)} ms, CPU ms/order temporal ${r.temporalCpuMs?.toFixed(1)} ` +
-                `node ${r.nodeCpuMs.toFixed(1)} postgres ${r.postgresCpuMs.toFixed(1)}, load ${r.load}`,
+                `node ${r.nodeCpuMs.toFixed(1)} (main thread ${r.nodeMainThreadCpuMs.toFixed(1)}) postgres ${r.postgresCpuMs.toFixed(1)}, load ${r.load}`,
             );
           }
         }
@@ -275,6 +281,11 @@ const scenario: BenchScenario = {
           'CPU Node (worker+client)',
           'ms/order',
           runs.map((r) => r.nodeCpuMs),
+        ),
+        row(
+          'CPU Node main thread',
+          'ms/order',
+          runs.map((r) => r.nodeMainThreadCpuMs),
         ),
         row(
           'CPU Postgres backends',
