@@ -65,7 +65,8 @@ async function main(): Promise<void> {
     log,
     temporalServer: {
       dynamicConfig,
-      sqlitePragmas: options.get('sqlite-pragma'),
+      // --sqlite-pragma=none: SQLite's own defaults on a file-backed server.
+      sqlitePragmas: options.get('sqlite-pragma')?.filter((p) => p !== 'none'),
       dbFile: options.has('temporal-db-file') ? 'temporal.db' : undefined,
     },
   });

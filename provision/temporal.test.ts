@@ -1,6 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from './temporal';
+import {
+  DEV_SERVER_DYNAMIC_CONFIG,
+  DEV_SERVER_FILE_PRAGMAS,
+  dynamicConfigArgs,
+  sqlitePragmaArgs,
+} from './temporal';
 
 describe('the Temporal server settings', () => {
   it('passes each default as a --dynamic-config-value flag with a JSON value', () => {
@@ -33,5 +38,21 @@ describe('the Temporal server settings', () => {
       ([, key, value]) => [key, JSON.parse(value!) as unknown] as const,
     );
     expect(Object.fromEntries(entries)).toEqual(DEV_SERVER_DYNAMIC_CONFIG);
+  });
+
+  it('gives a file-backed server a write-ahead log synced at checkpoints, and none in memory', () => {
+    expect(DEV_SERVER_FILE_PRAGMAS).toEqual(['journal_mode=WAL', 'synchronous=NORMAL']);
+    expect(sqlitePragmaArgs({ dbFile: '.data/temporal.db' })).toEqual([
+      '--sqlite-pragma',
+      'journal_mode=WAL',
+      '--sqlite-pragma',
+      'synchronous=NORMAL',
+    ]);
+    expect(sqlitePragmaArgs({})).toEqual([]);
+    expect(sqlitePragmaArgs({ dbFile: 'x.db', sqlitePragmas: [] })).toEqual([]);
+    expect(sqlitePragmaArgs({ sqlitePragmas: ['synchronous=OFF'] })).toEqual([
+      '--sqlite-pragma',
+      'synchronous=OFF',
+    ]);
   });
 });
