@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -123,7 +123,9 @@ export async function startServices(
     infra.readDatabaseUrl === infra.databaseUrl
       ? pool
       : createPool(infra.readDatabaseUrl, { applicationName: 'order-saga-api' });
-  const connection = await Connection.connect({ address: infra.temporalAddress });
+  // One Rust connection for the client and the worker: a grpc-js client cost the main thread
+  // ~3 ms of CPU per order (docs/benchmarks.md).
+  const connection = await NativeConnection.connect({ address: infra.temporalAddress });
   await ensureSearchAttributes(connection, config.temporal.namespace);
   const dataConverter = createDataConverter(config.eventStore);
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
@@ -135,9 +137,8 @@ export async function startServices(
     useLocalActivities: config.sagaLocalActivities,
   });
 
-  const workerConnection = await NativeConnection.connect({ address: infra.temporalAddress });
   const worker: Worker = await createOrderWorker({
-    connection: workerConnection,
+    connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     store,
@@ -182,7 +183,6 @@ export async function startServices(
       await runner.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerDone.catch((err) => log.error({ err }, 'worker stopped with an error'));
-      await workerConnection.close();
       await connection.close();
       if (readPool !== pool) await readPool.end();
       await db.destroy();

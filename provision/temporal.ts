@@ -247,7 +247,7 @@ export async function waitForTemporal(address: string, timeoutMs: number): Promi
  * the docker-compose one); the dev server gets them from its command line.
  */
 export async function ensureSearchAttributes(
-  connection: Connection,
+  connection: Pick<Connection, 'operatorService'>,
   namespace: string,
 ): Promise<void> {
   const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });

@@ -5,7 +5,7 @@
 // and DBOS Transact running the same four steps on the same event store (the peer). Orders are
 // driven by 1, 16 and 32 closed-loop clients; the subjects take turns in a rotating order.
 //
-// Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --client=native
+// Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --client=grpc-js
 // --worker-option=maxCachedWorkflows=500 (JSON values, both workers), and the server settings
 // of bench/run.ts.
 import { randomUUID } from 'node:crypto';
@@ -85,7 +85,7 @@ function workerOptionsFrom(values: string[]): Partial<WorkerOptions> {
       const [key, ...value] = kv.split('=');
       return [key!, JSON.parse(value.join('=')) as unknown];
     }),
-  ) as Partial<WorkerOptions>;
+  );
 }
 
 const scenario: BenchScenario = {
@@ -123,9 +123,10 @@ const scenario: BenchScenario = {
 
     const nativeConnection = await NativeConnection.connect({ address });
     const connection = await Connection.connect({ address });
-    // --client=native: the client shares the worker's Rust connection instead of grpc-js.
+    // The client shares the worker's Rust connection, as npm start does; --client=grpc-js
+    // gives it its own grpc-js connection (what it cost: docs/benchmarks.md).
     const client = new Client({
-      connection: ctx.options.get('client')?.[0] === 'native' ? nativeConnection : connection,
+      connection: ctx.options.get('client')?.[0] === 'grpc-js' ? connection : nativeConnection,
       namespace: 'default',
     });
     const sagaQueue = `bench-saga-${run}`;
