@@ -3,7 +3,7 @@
 // `npm start` runs every piece in one process; `npm run worker`, `api` and `projector` run one
 // each. A failure halfway through start-up stops what had already started.
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -115,6 +115,14 @@ export async function startPieces(
     await store.assertNotRestored();
     await options.beforePieces?.(store);
     const dataConverter = createDataConverter(config.eventStore);
+    // One connection of the core SDK (Rust) for the worker and the client: a grpc-js client
+    // cost the main thread ~3 ms of CPU per order (docs/benchmarks.md).
+    let connection: NativeConnection | undefined;
+    if (has('worker') || has('api')) {
+      const opened = await NativeConnection.connect(temporal);
+      shutdown.push('Temporal connection', () => opened.close());
+      connection = opened;
+    }
 
     if (has('worker')) {
       // Its own pools, sized and timed for its activities (temporal/order-worker.ts).
@@ -122,10 +130,8 @@ export async function startPieces(
       const workerDb = createDb<ProjectionDb>(pools.pool);
       const retentionDb = createDb<ProjectionDb>(pools.retentionPool);
       shutdown.push('worker pools', () => Promise.all([workerDb.destroy(), retentionDb.destroy()]));
-      const connection = await NativeConnection.connect(temporal);
-      shutdown.push('worker connection', () => connection.close());
       const worker = await createOrderWorker({
-        connection,
+        connection: connection!,
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         store: createEventStore(workerDb, storeOptions),
@@ -171,14 +177,17 @@ export async function startPieces(
     let orders: OrderClient | undefined;
     let port: number | undefined;
     if (has('api')) {
-      const connection = await Connection.connect(temporal);
-      shutdown.push('client connection', () => connection.close());
       orders = createOrderClient(
-        new Client({ connection, namespace: config.temporal.namespace, dataConverter }),
+        new Client({
+          connection: connection!,
+          namespace: config.temporal.namespace,
+          dataConverter,
+        }),
         {
           taskQueue: config.temporal.taskQueue,
           paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
           paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
+          useLocalActivities: config.sagaLocalActivities,
         },
       );
       let readDb = db;

@@ -22,6 +22,14 @@ describe('config', () => {
     });
   });
 
+  test('sagas run their event-store steps as local activities unless SAGA_LOCAL_ACTIVITIES=false', () => {
+    expect(loadConfig({}).sagaLocalActivities).toBe(true);
+    expect(loadConfig({ SAGA_LOCAL_ACTIVITIES: 'false' }).sagaLocalActivities).toBe(false);
+    expect(() => loadConfig({ SAGA_LOCAL_ACTIVITIES: 'sometimes' })).toThrow(
+      /SAGA_LOCAL_ACTIVITIES must be true or false/,
+    );
+  });
+
   test("the seed's DB_* variables build a URL, and READ_DATABASE_URL defaults to it", () => {
     const config = loadConfig({
       DB_HOST: 'db',

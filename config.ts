@@ -64,6 +64,8 @@ export interface Config {
   payment: { confirmationThresholdCents: number; confirmationTimeoutMs: number };
   /** Connections of `npm run worker`'s pool, and so its activity slots (never more). */
   workerDbPoolMax: number;
+  /** Sagas started by the API and the CLI run their event-store steps as local activities. */
+  sagaLocalActivities: boolean;
   dataDir: string;
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
@@ -283,6 +285,7 @@ export function loadConfig(env: Env = process.env): Config {
       ),
     },
     workerDbPoolMax: parse(env, 'WORKER_DB_POOL_MAX', integer(1, 1000), 20),
+    sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
     logLevel: parse(

@@ -1,6 +1,9 @@
 // `npm run bench [-- --quick] [-- name...]`: runs every scenario in bench/scenarios/ against one
 // Postgres (DATABASE_URL, or an embedded one) and, for the saga scenarios, a Temporal dev
 // server; prints a table and writes the JSON to bench/results/.
+// Server settings to try, on top of the product's (provision/temporal.ts), repeatable:
+// `--dynamic-config=KEY=JSON`, `--sqlite-pragma=NAME=VALUE`, `--temporal-db-file` (file-backed
+// as npm start runs it, instead of in memory). Other `--name=value` options go to the scenarios.
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -40,6 +43,17 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
   const names = args.filter((a) => !a.startsWith('--'));
+  const options = new Map<string, string[]>();
+  for (const arg of args.filter((a) => a.startsWith('--'))) {
+    const [name, ...value] = arg.slice(2).split('=');
+    options.set(name!, [...(options.get(name!) ?? []), value.join('=')]);
+  }
+  const dynamicConfig = Object.fromEntries(
+    (options.get('dynamic-config') ?? []).map((kv) => {
+      const [key, ...value] = kv.split('=');
+      return [key!, JSON.parse(value.join('=')) as unknown];
+    }),
+  );
   const scenarios = loadScenarios().filter(
     (s) => names.length === 0 || names.some((n) => s.name.includes(n)),
   );
@@ -49,7 +63,20 @@ async function main(): Promise<void> {
   const infra = await startEphemeralInfrastructure(loadConfigOrExit(), {
     temporal: scenarios.some((s) => s.needsTemporal),
     log,
+    temporalServer: {
+      dynamicConfig,
+      // --sqlite-pragma=none: SQLite's own defaults on a file-backed server.
+      sqlitePragmas: options.get('sqlite-pragma')?.filter((p) => p !== 'none'),
+      dbFile: options.has('temporal-db-file') ? 'temporal.db' : undefined,
+    },
   });
+  const settings = {
+    dynamicConfig,
+    sqlitePragmas: options.get('sqlite-pragma') ?? [],
+    temporalDbFile: options.has('temporal-db-file'),
+    workerOptions: options.get('worker-option') ?? [],
+  };
+  log(`server settings beyond the product's: ${JSON.stringify(settings)}`);
   const rows: BenchRow[] = [];
   // A baseline library may change pg's global type parsers (Emmett's makes int8 a BigInt and
   // parses json itself): every scenario starts from pg's defaults.
@@ -64,6 +91,7 @@ async function main(): Promise<void> {
           freshDatabase: () => copyTemplateDatabase(infra.adminUrl, infra.templateDatabase),
           quick,
           repeats: quick ? 1 : 3,
+          options,
           log: (line) => log(`${scenario.name}: ${line}`),
         })),
       );
@@ -72,7 +100,13 @@ async function main(): Promise<void> {
     await infra.stop();
   }
 
-  const result = { date: new Date().toISOString(), node: process.version, quick, rows };
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    quick,
+    settings,
+    rows,
+  };
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${result.date.replace(/[:.]/g, '-')}.json`);

@@ -16,6 +16,8 @@ export interface BenchRow {
   /** value / baseline value of the same metric and variant, when this row has a baseline. */
   ratio?: number;
   baseline?: string;
+  /** The machine's 1-minute load average at the end of each run (a shared machine swings). */
+  load?: number[];
 }
 
 export interface BenchContext {
@@ -26,6 +28,8 @@ export interface BenchContext {
   quick: boolean;
   /** How many times each measurement is repeated (the median is reported). */
   repeats: number;
+  /** `--name=value` options from the command line (e.g. `--clients=1,16`), by name. */
+  options: Map<string, string[]>;
   log: (line: string) => void;
 }
 

@@ -35,6 +35,7 @@ async function orders() {
     taskQueue: config.temporal.taskQueue,
     paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
     paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
+    useLocalActivities: config.sagaLocalActivities,
   });
 }
 

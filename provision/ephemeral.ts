@@ -11,19 +11,26 @@ import { createDb, createPool } from '../eventstore/db';
 import { migrateToLatest } from '../migrations';
 import { freePort } from './ports';
 import { createDatabaseIfMissing, startEmbeddedPostgres, withDatabase } from './postgres';
-import { ensureTemporalCli, startTemporalDevServer } from './temporal';
+import { type DevServerOptions, ensureTemporalCli, startTemporalDevServer } from './temporal';
 
 export interface EphemeralInfrastructure {
   adminUrl: string;
   templateDatabase: string;
   temporalAddress: string | undefined;
+  /** The dev server's process id when we started it (the bench reads its CPU time). */
+  temporalPid: number | undefined;
   workDir: string;
   stop: () => Promise<void>;
 }
 
 export async function startEphemeralInfrastructure(
   config: Config,
-  options: { temporal: boolean; log?: (line: string) => void },
+  options: {
+    temporal: boolean;
+    log?: (line: string) => void;
+    /** Settings to try on the dev server (the bench); `dbFile` is relative to the work dir. */
+    temporalServer?: Pick<DevServerOptions, 'dynamicConfig' | 'sqlitePragmas' | 'dbFile'>;
+  },
 ): Promise<EphemeralInfrastructure> {
   const log = options.log ?? (() => undefined);
   const stops: (() => Promise<void>)[] = [];
@@ -36,6 +43,7 @@ export async function startEphemeralInfrastructure(
     fs.chmodSync(workDir, 0o755);
     stops.push(async () => fs.rmSync(workDir, { recursive: true, force: true }));
 
+    let temporalPid: number | undefined;
     const [adminUrl, temporalAddress] = await Promise.all([
       (async () => {
         if (config.databaseUrl) return config.databaseUrl;
@@ -56,7 +64,12 @@ export async function startEphemeralInfrastructure(
           cliPath: cli,
           port: await freePort(),
           logFile: path.join(workDir, 'temporal.log'),
+          ...options.temporalServer,
+          dbFile: options.temporalServer?.dbFile
+            ? path.join(workDir, options.temporalServer.dbFile)
+            : undefined,
         });
+        temporalPid = server.pid;
         stops.push(server.stop);
         return server.address;
       })(),
@@ -68,7 +81,7 @@ export async function startEphemeralInfrastructure(
     const db = createDb(createPool(withDatabase(adminUrl, templateDatabase), { max: 1 }));
     await migrateToLatest(db);
     await db.destroy();
-    return { adminUrl, templateDatabase, temporalAddress, workDir, stop };
+    return { adminUrl, templateDatabase, temporalAddress, temporalPid, workDir, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -15,9 +15,41 @@ export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.
 export interface RunningTemporal {
   address: string;
   uiUrl: string | undefined;
-  /** The server's process id when it runs the CLI binary (failure drills kill it). */
-  pid?: number;
+  /** The server's process id (failure drills kill it; the bench reads its CPU from /proc). */
+  pid: number | undefined;
   stop: () => Promise<void>;
+}
+
+/**
+ * Dynamic config every dev server of ours runs with (npm start, tests, bench); a cluster needs
+ * the same values (docs/benchmarks.md, production notes). Measured on this repository's bench.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, unknown>> = {
+  // The transfer queue (which hands new workflow and activity tasks to matching) is read at
+  // most 20 times a second by default: every task waited 40-45 ms between Scheduled and Started.
+  'history.transferProcessorMaxPollRPS': 10000,
+  // A workflow task that schedules an activity gets it back in its completion response when
+  // this worker has a free slot: one round trip through matching less per activity.
+  'system.enableActivityEagerExecution': true,
+};
+
+/**
+ * SQLite pragmas of a file-backed dev server (npm start's .data/temporal.db). SQLite's defaults
+ * (rollback journal, synchronous=FULL) fsync every commit: the saga bench ran 2.9x slower and
+ * the server spent 2.3x the CPU per order. A write-ahead log synced at checkpoints keeps the
+ * file consistent through a crash; a power loss may lose the last few transactions.
+ */
+export const DEV_SERVER_FILE_PRAGMAS: readonly string[] = [
+  'journal_mode=WAL',
+  'synchronous=NORMAL',
+];
+
+/** `--dynamic-config-value` flags: the defaults above, then `overrides` (the bench's). */
+export function dynamicConfigArgs(overrides: Record<string, unknown> = {}): string[] {
+  return Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...overrides }).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
 }
 
 function isExecutable(file: string): boolean {
@@ -90,6 +122,16 @@ export interface DevServerOptions {
   dbFile?: string;
   namespace?: string;
   logFile?: string;
+  /** Dynamic config on top of DEV_SERVER_DYNAMIC_CONFIG (the bench tries settings this way). */
+  dynamicConfig?: Record<string, unknown>;
+  /** `--sqlite-pragma NAME=VALUE` flags; default DEV_SERVER_FILE_PRAGMAS with a dbFile. */
+  sqlitePragmas?: string[];
+}
+
+/** In memory there is nothing to sync: pragmas only apply to a file-backed server by default. */
+export function sqlitePragmaArgs(options: Pick<DevServerOptions, 'dbFile' | 'sqlitePragmas'>) {
+  const pragmas = options.sqlitePragmas ?? (options.dbFile ? DEV_SERVER_FILE_PRAGMAS : []);
+  return pragmas.flatMap((pragma) => ['--sqlite-pragma', pragma]);
 }
 
 export async function startTemporalDevServer(options: DevServerOptions): Promise<RunningTemporal> {
@@ -108,6 +150,8 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     '--log-level',
     'warn',
     ...searchAttributeArgs(),
+    ...dynamicConfigArgs(options.dynamicConfig),
+    ...sqlitePragmaArgs(options),
   ];
   if (options.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort));
@@ -160,12 +204,17 @@ async function startWithSdkDownload(options: DevServerOptions): Promise<RunningT
       dbFilename: options.dbFile,
       namespace: options.namespace,
       searchAttributes: [],
-      extraArgs: searchAttributeArgs(),
+      extraArgs: [
+        ...searchAttributeArgs(),
+        ...dynamicConfigArgs(options.dynamicConfig),
+        ...sqlitePragmaArgs(options),
+      ],
     },
   });
   return {
     address: `127.0.0.1:${options.port}`,
     uiUrl: options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`,
+    pid: undefined, // the SDK does not expose its server process
     stop: () => env.teardown(),
   };
 }
@@ -198,7 +247,7 @@ export async function waitForTemporal(address: string, timeoutMs: number): Promi
  * the docker-compose one); the dev server gets them from its command line.
  */
 export async function ensureSearchAttributes(
-  connection: Connection,
+  connection: Pick<Connection, 'operatorService'>,
   namespace: string,
 ): Promise<void> {
   const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });

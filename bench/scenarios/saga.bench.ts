@@ -1,36 +1,69 @@
-// Saga throughput and start-to-completed latency: orderSaga (create, reserve, pay, confirm
-// against the Postgres event store) against a bare workflow running the same number of no-op
-// activities, on the same Temporal dev server in the same run, with remote and with local
-// activities. Orders are driven by a fixed number of concurrent clients (closed loop).
+// Saga throughput, start-to-completed latency and CPU per order for each process (Temporal
+// server, Node with the worker and the client, Postgres backends): orderSaga (create, reserve,
+// pay, confirm against the Postgres event store) with local and with remote activities, beside
+// the bare workflow (0 activities; 4 no-op activities, local and remote: Temporal's own cost)
+// and DBOS Transact running the same four steps on the same event store (the peer). Orders are
+// driven by 1, 16 and 32 closed-loop clients; the subjects take turns in a rotating order.
+//
+// Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --client=grpc-js
+// --worker-option=maxCachedWorkflows=500 (JSON values, both workers), and the server settings
+// of bench/run.ts.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { grantCredit, restockProduct } from '../../catalog/catalog';
 import { createOrderClient } from '../../client/order-client';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
+import { withDatabase } from '../../provision/postgres';
 import { createOrderWorker } from '../../temporal/order-worker';
 import { bareActivities } from '../bare-saga/activities';
-import { type BenchRow, type BenchScenario, median, percentile, withRatios } from '../scenario';
+import { CpuMeter, loadAverage } from '../cpu';
+import { type BenchRow, type BenchScenario, median, percentile } from '../scenario';
+import { launchDbosSaga } from '../saga/dbos-saga';
 
 /** Activities per orderSaga of one line: createOrder, reserveInventory, chargePayment, confirmOrder. */
 const SAGA_STEPS = 4;
-/** Clients in flight at once; products and customers are spread so that few of them collide. */
-const CONCURRENCY = 32;
+/** Products and customers are spread so that few concurrent orders touch the same streams. */
 const PRODUCTS = 64;
 
-interface Measurement {
+interface Run {
   throughput: number;
   p50: number;
   p99: number;
+  temporalCpuMs: number | undefined;
+  nodeCpuMs: number;
+  nodeMainThreadCpuMs: number;
+  postgresCpuMs: number;
+  load: number | undefined;
 }
 
-/** Runs `count` workflows through `CONCURRENCY` closed-loop clients; each runs start to result. */
-async function drive(count: number, one: (i: number) => Promise<void>): Promise<Measurement> {
+interface Subject {
+  /** Row subject, e.g. "orderSaga, local activities". */
+  name: string;
+  /** Short name for --subjects. */
+  key: string;
+  /** The row whose figures show Temporal's own cost for the same shape of work. */
+  baseline?: string;
+  one: (id: string, i: number) => Promise<void>;
+}
+
+/** Runs `count` orders through `clients` closed-loop clients; each runs start to result. */
+async function drive(
+  count: number,
+  clients: number,
+  one: (i: number) => Promise<void>,
+): Promise<{ throughput: number; p50: number; p99: number }> {
   const latencies: number[] = [];
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: clients }, async () => {
       for (let i = next++; i < count; i = next++) {
         const started = performance.now();
         await one(i);
@@ -46,6 +79,15 @@ async function drive(count: number, one: (i: number) => Promise<void>): Promise<
   };
 }
 
+function workerOptionsFrom(values: string[]): Partial<WorkerOptions> {
+  return Object.fromEntries(
+    values.map((kv) => {
+      const [key, ...value] = kv.split('=');
+      return [key!, JSON.parse(value.join('=')) as unknown];
+    }),
+  );
+}
+
 const scenario: BenchScenario = {
   name: 'saga',
   needsTemporal: true,
@@ -53,29 +95,50 @@ const scenario: BenchScenario = {
     const address = ctx.infra.temporalAddress;
     if (!address) throw new Error('the saga bench needs a Temporal server');
     Runtime.install({ logger: new DefaultLogger('ERROR') });
-    const orders = ctx.quick ? 100 : 500;
+    const clientLevels = (ctx.options.get('clients')?.[0] ?? (ctx.quick ? '1,16' : '1,16,32'))
+      .split(',')
+      .map(Number);
+    const manyOrders = Number(ctx.options.get('orders')?.[0] ?? (ctx.quick ? 160 : 320));
+    // One client runs a few orders a second at most: fewer of them keep the run short.
+    const ordersAt = (clients: number) => (clients === 1 ? manyOrders / 4 : manyOrders);
+    const wanted = ctx.options.get('subjects')?.[0]?.split(',');
+    const workerOptions = workerOptionsFrom(ctx.options.get('worker-option') ?? []);
     const run = randomUUID().slice(0, 8);
 
     const url = await ctx.freshDatabase();
+    const databaseName = new URL(url).pathname.slice(1);
+    const dbosSystemUrl = withDatabase(url, `${databaseName}_dbos`);
     const pool = createPool(url, { max: 20, applicationName: 'saga-bench' });
+    const admin = createPool(ctx.infra.adminUrl, { max: 1, applicationName: 'saga-bench-cpu' });
     const store = createEventStore(createDb<EventStoreTables>(pool));
     for (let p = 0; p < PRODUCTS; p++) {
       await restockProduct(store, `bench-${p}`, 1_000_000);
       await grantCredit(store, `bench-customer-${p}`, 1_000_000_000);
     }
+    const meter = new CpuMeter(
+      admin,
+      () => [databaseName, `${databaseName}_dbos`],
+      ctx.infra.temporalPid,
+    );
 
     const nativeConnection = await NativeConnection.connect({ address });
     const connection = await Connection.connect({ address });
-    const client = new Client({ connection, namespace: 'default' });
+    // The client shares the worker's Rust connection, as npm start does; --client=grpc-js
+    // gives it its own grpc-js connection (what it cost: docs/benchmarks.md).
+    const client = new Client({
+      connection: ctx.options.get('client')?.[0] === 'grpc-js' ? connection : nativeConnection,
+      namespace: 'default',
+    });
     const sagaQueue = `bench-saga-${run}`;
     const bareQueue = `bench-bare-${run}`;
-    ctx.log('bundling the saga and the bare workflow');
+    ctx.log('bundling the saga and the bare workflow; launching DBOS');
     const sagaWorker = await createOrderWorker({
       connection: nativeConnection,
       namespace: 'default',
       taskQueue: sagaQueue,
       store,
       dbPoolMax: 20,
+      workerOptions,
     });
     const bareWorker = await Worker.create({
       connection: nativeConnection,
@@ -83,105 +146,176 @@ const scenario: BenchScenario = {
       taskQueue: bareQueue,
       workflowsPath: require.resolve('../bare-saga/workflows'),
       activities: bareActivities,
+      ...workerOptions,
     });
     const running = [sagaWorker.run(), bareWorker.run()];
+    const dbos = await launchDbosSaga(store, dbosSystemUrl);
 
-    // Unrecorded warm-up of both workflows and both kinds of activity: JIT, connections,
-    // prepared statements and the aggregate cache start warm in every measured run.
-    const warmUp = 50;
-    const rows: BenchRow[] = [];
-    const samples = new Map<string, Measurement[]>();
-    const record = (subject: string, variant: string, m: Measurement) => {
-      const key = `${subject}|${variant}`;
-      samples.set(key, [...(samples.get(key) ?? []), m]);
+    const order = (id: string, i: number) => ({
+      orderId: id,
+      customerId: `bench-customer-${i % PRODUCTS}`,
+      items: [{ productId: `bench-${i % PRODUCTS}`, quantity: 1, unitPriceCents: 100 }],
+    });
+    const bare = (steps: number, local: boolean) => async (id: string) => {
+      await client.workflow.execute('bareSaga', {
+        taskQueue: bareQueue,
+        workflowId: `bare-${id}`,
+        args: [{ steps, local }],
+      });
     };
-    // The two workflows take turns, five times, so that drift in the machine's speed hits both.
-    const repeats = ctx.quick ? 1 : 5;
+    const saga = (local: boolean) => {
+      const sagas = createOrderClient(client, {
+        taskQueue: sagaQueue,
+        paymentConfirmationThresholdCents: Number.MAX_SAFE_INTEGER,
+        paymentConfirmationTimeoutMs: 60_000,
+        useLocalActivities: local,
+      });
+      return async (id: string, i: number) => {
+        await sagas.start(order(id, i));
+        const result = await sagas.result(id);
+        if (result.status !== 'completed') throw new Error(`${id}: ${result.reason}`);
+      };
+    };
+    const subjects: Subject[] = [
+      { key: 'bare0', name: 'bare workflow, 0 activities', one: bare(0, false) },
+      { key: 'bare-local', name: 'bare workflow, 4 local activities', one: bare(SAGA_STEPS, true) },
+      {
+        key: 'bare-remote',
+        name: 'bare workflow, 4 remote activities',
+        one: bare(SAGA_STEPS, false),
+      },
+      {
+        key: 'saga-local',
+        name: 'orderSaga, local activities',
+        baseline: 'bare workflow, 4 local activities',
+        one: saga(true),
+      },
+      {
+        key: 'saga-remote',
+        name: 'orderSaga, remote activities',
+        baseline: 'bare workflow, 4 remote activities',
+        one: saga(false),
+      },
+      {
+        key: 'dbos',
+        name: 'DBOS Transact, same 4 steps',
+        one: (id: string, i: number) => dbos.execute({ ...order(id, i), correlationId: id }),
+      },
+    ].filter((s) => !wanted || wanted.some((w) => s.key.startsWith(w) || s.key === w));
+
+    const samples = new Map<string, Run[]>();
+    const repeats = ctx.quick ? 1 : Number(ctx.options.get('repeats')?.[0] ?? 3);
     try {
+      // Repeat -1 is an unrecorded warm-up (JIT, connections, prepared statements, caches).
       for (let repeat = -1; repeat < repeats; repeat++) {
-        const count = repeat < 0 ? warmUp : orders;
-        for (const local of [false, true]) {
-          const variant = local ? 'local activities' : 'remote activities';
-          const sagas = createOrderClient(client, {
-            taskQueue: sagaQueue,
-            paymentConfirmationThresholdCents: Number.MAX_SAFE_INTEGER,
-            paymentConfirmationTimeoutMs: 60_000,
-            useLocalActivities: local,
-          });
-          const runBare = () =>
-            drive(count, async (i) => {
-              await client.workflow.execute('bareSaga', {
-                taskQueue: bareQueue,
-                workflowId: `bare-${run}-${repeat}-${variant}-${i}`,
-                args: [{ steps: SAGA_STEPS, local }],
-              });
-            });
-          const runSaga = () =>
-            drive(count, async (i) => {
-              const orderId = `bench-${run}-${repeat}-${local ? 'l' : 'r'}-${i}`;
-              await sagas.start({
-                orderId,
-                customerId: `bench-customer-${i % PRODUCTS}`,
-                items: [{ productId: `bench-${i % PRODUCTS}`, quantity: 1, unitPriceCents: 100 }],
-              });
-              const result = await sagas.result(orderId);
-              if (result.status !== 'completed') throw new Error(`${orderId}: ${result.reason}`);
-            });
-          // Same server, same run, one after the other; which goes first alternates, so that
-          // whatever one leaves behind on the server (history, visibility writes) weighs on both.
-          const sagaFirst = repeat % 2 === 1;
-          const first = await (sagaFirst ? runSaga() : runBare());
-          const second = await (sagaFirst ? runBare() : runSaga());
-          const [saga, bare] = sagaFirst ? [first, second] : [second, first];
-          if (repeat < 0) continue;
-          record('bare workflow', variant, bare);
-          record('orderSaga', variant, saga);
-          ctx.log(
-            `${variant} #${repeat + 1}: saga ${saga.throughput.toFixed(1)}/s ` +
-              `(p50 ${saga.p50.toFixed(0)} ms), bare ${bare.throughput.toFixed(1)}/s ` +
-              `(p50 ${bare.p50.toFixed(0)} ms), ratio ${(saga.throughput / bare.throughput).toFixed(2)}`,
-          );
+        for (const clients of repeat < 0 ? [8] : clientLevels) {
+          const count = repeat < 0 ? 40 : ordersAt(clients);
+          // Each subject goes first in turn, so that drift in the machine hits all of them.
+          const offset = Math.max(repeat, 0) % subjects.length;
+          const order = [...subjects.slice(offset), ...subjects.slice(0, offset)];
+          for (const subject of order) {
+            const before = await meter.sample();
+            const m = await drive(count, clients, (i) =>
+              subject.one(`${run}-${subject.key}-${repeat}-${clients}-${i}`, i),
+            );
+            const used = await meter.since(before);
+            if (repeat < 0) continue;
+            const r: Run = {
+              ...m,
+              temporalCpuMs: used.temporalMs === undefined ? undefined : used.temporalMs / count,
+              nodeCpuMs: used.nodeMs / count,
+              nodeMainThreadCpuMs: used.nodeMainThreadMs / count,
+              postgresCpuMs: used.postgresMs / count,
+              load: loadAverage(),
+            };
+            const key = `${subject.name}|${clients}`;
+            samples.set(key, [...(samples.get(key) ?? []), r]);
+            ctx.log(
+              `#${repeat + 1} ${clients} clients ${subject.name}: ${r.throughput.toFixed(1)}/s, ` +
+                `p50 ${r.p50.toFixed(1)} ms, CPU ms/order temporal ${r.temporalCpuMs?.toFixed(1)} ` +
+                `node ${r.nodeCpuMs.toFixed(1)} (main thread ${r.nodeMainThreadCpuMs.toFixed(1)}) postgres ${r.postgresCpuMs.toFixed(1)}, load ${r.load}`,
+            );
+          }
         }
       }
     } finally {
       sagaWorker.shutdown();
       bareWorker.shutdown();
       await Promise.all(running);
+      await dbos.shutdown();
       await connection.close();
       await nativeConnection.close();
       await pool.end();
+      await admin.end();
     }
 
-    for (const [key, ms] of samples) {
-      const [subject, variant] = key.split('|') as [string, string];
+    const rows: BenchRow[] = [];
+    for (const [key, runs] of samples) {
+      const [subject, clients] = key.split('|') as [string, string];
+      const load = runs.map((r) => r.load ?? NaN);
       const row = (metric: string, unit: string, values: number[]): BenchRow => ({
         scenario: 'saga',
         subject,
-        variant: `${variant}, ${orders} orders, ${CONCURRENCY} concurrent`,
+        variant: `${clients} client${clients === '1' ? '' : 's'}`,
         metric,
         unit,
         value: median(values),
         runs: values,
+        load,
       });
       rows.push(
         row(
           'throughput',
           'orders/s',
-          ms.map((m) => m.throughput),
+          runs.map((r) => r.throughput),
         ),
         row(
           'latency p50',
           'ms',
-          ms.map((m) => m.p50),
+          runs.map((r) => r.p50),
         ),
         row(
           'latency p99',
           'ms',
-          ms.map((m) => m.p99),
+          runs.map((r) => r.p99),
+        ),
+        row(
+          'CPU Node (worker+client)',
+          'ms/order',
+          runs.map((r) => r.nodeCpuMs),
+        ),
+        row(
+          'CPU Node main thread',
+          'ms/order',
+          runs.map((r) => r.nodeMainThreadCpuMs),
+        ),
+        row(
+          'CPU Postgres backends',
+          'ms/order',
+          runs.map((r) => r.postgresCpuMs),
         ),
       );
+      if (runs.every((r) => r.temporalCpuMs !== undefined) && !subject.startsWith('DBOS')) {
+        rows.push(
+          row(
+            'CPU Temporal server',
+            'ms/order',
+            runs.map((r) => r.temporalCpuMs!),
+          ),
+        );
+      }
     }
-    return withRatios(rows, 'bare workflow');
+    // orderSaga against the bare workflow with the same activities (Temporal's own cost), every
+    // other subject against DBOS (the peer).
+    return rows.map((row) => {
+      const baseline =
+        subjects.find((s) => s.name === row.subject)?.baseline ??
+        (row.subject.startsWith('DBOS') ? undefined : 'DBOS Transact, same 4 steps');
+      const base = rows.find(
+        (r) => r.subject === baseline && r.variant === row.variant && r.metric === row.metric,
+      );
+      return base ? { ...row, baseline, ratio: row.value / base.value } : row;
+    });
   },
 };
 
