@@ -1,6 +1,7 @@
 // `npm run api`: the HTTP API on its own (scale it out behind a load balancer). Reads go to
 // READ_DATABASE_URL (a replica), catalog writes to DATABASE_URL, order writes to Temporal.
 import { Client, Connection } from '@temporalio/client';
+import { temporalUiUrl } from '../cli/connect';
 import { createOrderClient } from '../client/order-client';
 import { loadConfigOrExit } from '../config';
 import {
@@ -11,11 +12,13 @@ import {
   eventStoreOptionsFromConfig,
 } from '../eventstore';
 import { createLogger } from '../logger';
+import { createChangeFeed } from '../observability/change-feed';
 import { createMetrics } from '../observability/metrics';
 import type { ProjectionDb } from '../projections';
 import { createDataConverter } from '../temporal/data-converter';
 import { createApp } from './app';
 import { codecRoutesFor } from './codec-server';
+import { createOpsPage } from './ops/ops-page';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -36,18 +39,28 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({
     address: config.temporal.address ?? '127.0.0.1:7233',
   });
-  const orders = createOrderClient(
-    new Client({
-      connection,
-      namespace: config.temporal.namespace,
-      dataConverter: createDataConverter(config.eventStore),
-    }),
-    {
-      taskQueue: config.temporal.taskQueue,
-      paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
-      paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
-    },
-  );
+  const temporal = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: createDataConverter(config.eventStore),
+  });
+  const orders = createOrderClient(temporal, {
+    taskQueue: config.temporal.taskQueue,
+    paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
+    paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
+  });
+  // The operations page (/ops): NOTIFY comes from the primary, not from a read replica.
+  const changes = createChangeFeed(config.databaseUrl);
+  const ops = createOpsPage({
+    readDb,
+    orders,
+    temporal,
+    taskQueue: config.temporal.taskQueue,
+    changes,
+    sagaUrl: (workflowId) => temporalUiUrl(config, workflowId),
+    apiToken: config.apiToken,
+    logger: log.child({ component: 'ops' }),
+  });
   const app = createApp({
     readDb,
     store,
@@ -55,7 +68,7 @@ async function main(): Promise<void> {
     metrics,
     apiToken: config.apiToken,
     logger: log,
-    routers: codecRoutesFor(config),
+    routers: [...codecRoutesFor(config), ['/ops', ops.router]],
   });
   const server = app.listen(config.port, () =>
     log.info({ port: config.port }, 'HTTP API listening'),
@@ -64,11 +77,15 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    ops.close();
     server.close(
       () =>
-        void Promise.all([readDb.destroy(), writeDb.destroy(), connection.close()]).then(() =>
-          process.exit(0),
-        ),
+        void Promise.all([
+          readDb.destroy(),
+          writeDb.destroy(),
+          connection.close(),
+          changes.close(),
+        ]).then(() => process.exit(0)),
     );
   };
   process.on('SIGINT', stop);

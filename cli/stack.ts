@@ -8,6 +8,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app';
+import { createOpsPage } from '../api/ops/ops-page';
 import { codecRoutesFor } from '../api/codec-server';
 import { createOrderClient, type OrderClient } from '../client/order-client';
 import type { Config } from '../config';
@@ -19,6 +20,7 @@ import {
   type EventStore,
 } from '../eventstore';
 import { migrateToLatest } from '../migrations';
+import { createChangeFeed } from '../observability/change-feed';
 import { createMetrics } from '../observability/metrics';
 import { allProjections, ProjectionRunner, type ProjectionDb } from '../projections';
 import { startEmbeddedPostgres } from '../provision/postgres';
@@ -30,6 +32,7 @@ import {
 import { createDataConverter } from '../temporal/data-converter';
 import { ensureRetentionSchedule } from '../temporal/retention-schedule';
 import { createOrderWorker } from '../worker';
+import { temporalUiUrl } from './connect';
 
 export interface Infrastructure {
   databaseUrl: string;
@@ -155,14 +158,27 @@ export async function startServices(
   });
   await runner.start();
 
+  const readDb = createDb<ProjectionDb>(readPool);
+  // The operations page (/ops) wakes on the primary's notifications.
+  const changes = createChangeFeed(infra.databaseUrl);
+  const ops = createOpsPage({
+    readDb,
+    orders,
+    temporal: client,
+    taskQueue: config.temporal.taskQueue,
+    changes,
+    sagaUrl: (workflowId) => temporalUiUrl(config, workflowId),
+    apiToken: config.apiToken,
+    logger: log.child({ component: 'ops' }),
+  });
   const app = createApp({
-    readDb: createDb<ProjectionDb>(readPool),
+    readDb,
     orders,
     store,
     metrics,
     apiToken: config.apiToken,
     logger: log.child({ component: 'api' }),
-    routers: codecRoutesFor(config),
+    routers: [...codecRoutesFor(config), ['/ops', ops.router]],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, '0.0.0.0', () => resolve(s)).once('error', reject);
@@ -177,7 +193,9 @@ export async function startServices(
     server,
     port,
     async stop() {
+      ops.close();
       await new Promise((resolve) => server.close(resolve));
+      await changes.close();
       await runner.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerDone.catch((err) => log.error({ err }, 'worker stopped with an error'));
