@@ -27,6 +27,8 @@ export interface Config {
     taskQueue: string;
     cliPath: string | undefined;
     uiPort: number;
+    /** host:port where the worker's Temporal SDK serves Prometheus metrics (unset: off). */
+    metricsAddress: string | undefined;
   };
   port: number;
   apiToken: string | undefined;
@@ -161,6 +163,12 @@ export function loadConfig(env: Env = process.env): Config {
       taskQueue: parse(env, 'TEMPORAL_TASK_QUEUE', z.string().min(1), 'orders'),
       cliPath: nonEmpty(env.TEMPORAL_CLI_PATH),
       uiPort: parse(env, 'TEMPORAL_UI_PORT', integer(1, 65535), 8233),
+      metricsAddress: parse<string | undefined>(
+        env,
+        'TEMPORAL_METRICS_ADDRESS',
+        z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464'),
+        undefined,
+      ),
     },
     port: parse(env, 'PORT', integer(0, 65535), 3000),
     apiToken: nonEmpty(env.API_TOKEN),

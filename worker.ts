@@ -15,6 +15,7 @@ import {
   type EventStoreTables,
 } from './eventstore';
 import { createLogger } from './logger';
+import { installTemporalRuntime } from './observability/temporal-runtime';
 import { ensureSearchAttributes } from './provision/temporal';
 import { createDataConverter } from './temporal/data-converter';
 import { ensureRetentionSchedule } from './temporal/retention-schedule';
@@ -59,6 +60,8 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'worker');
+  // The SDK's Prometheus metrics (schedule-to-start, slots...) when TEMPORAL_METRICS_ADDRESS is set.
+  installTemporalRuntime({ metricsAddress: config.temporal.metricsAddress, logLevel: 'INFO' });
   if (!config.databaseUrl) throw new Error('npm run worker needs DATABASE_URL (or DB_HOST)');
   const pool = createPool(config.databaseUrl, { applicationName: 'order-saga-worker', max: 20 });
   const store = createEventStore(

@@ -13,6 +13,7 @@ import {
 } from '../eventstore';
 import { createLogger } from '../logger';
 import { createChangeFeed } from '../observability/change-feed';
+import { startCompensationFailedGauge } from '../observability/compensation-failed-gauge';
 import { createMetrics } from '../observability/metrics';
 import type { ProjectionDb } from '../projections';
 import { createDataConverter } from '../temporal/data-converter';
@@ -49,6 +50,10 @@ async function main(): Promise<void> {
     paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
     paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
   });
+  const compensationFailed = startCompensationFailedGauge(metrics.registry, temporal, {
+    taskQueue: config.temporal.taskQueue,
+    onError: (err) => log.warn({ err }, 'cannot count compensation_failed sagas'),
+  });
   // The operations page (/ops): NOTIFY comes from the primary, not from a read replica.
   const changes = createChangeFeed(config.databaseUrl);
   const ops = createOpsPage({
@@ -78,6 +83,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     ops.close();
+    compensationFailed.stop();
     server.close(
       () =>
         void Promise.all([

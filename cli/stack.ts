@@ -21,6 +21,7 @@ import {
 } from '../eventstore';
 import { migrateToLatest } from '../migrations';
 import { createChangeFeed } from '../observability/change-feed';
+import { startCompensationFailedGauge } from '../observability/compensation-failed-gauge';
 import { createMetrics } from '../observability/metrics';
 import { allProjections, ProjectionRunner, type ProjectionDb } from '../projections';
 import { startEmbeddedPostgres } from '../provision/postgres';
@@ -159,6 +160,10 @@ export async function startServices(
   await runner.start();
 
   const readDb = createDb<ProjectionDb>(readPool);
+  const compensationFailed = startCompensationFailedGauge(metrics.registry, client, {
+    taskQueue: config.temporal.taskQueue,
+    onError: (err) => log.warn({ err }, 'cannot count compensation_failed sagas'),
+  });
   // The operations page (/ops) wakes on the primary's notifications.
   const changes = createChangeFeed(infra.databaseUrl);
   const ops = createOpsPage({
@@ -194,6 +199,7 @@ export async function startServices(
     port,
     async stop() {
       ops.close();
+      compensationFailed.stop();
       await new Promise((resolve) => server.close(resolve));
       await changes.close();
       await runner.stop();

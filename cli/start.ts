@@ -1,16 +1,20 @@
 // `npm start`: the whole stack on embedded defaults, in one process. Ctrl-C stops it cleanly;
 // data stays in .data/ (or in the configured Postgres and Temporal) for the next start.
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfigOrExit } from '../config';
 import { DEMO_CUSTOMERS, DEMO_PRODUCTS, seedDemoCatalog } from '../catalog/demo-catalog';
 import { createLogger } from '../logger';
+import { installTemporalRuntime } from '../observability/temporal-runtime';
 import { provisionInfrastructure, startServices } from './stack';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'order-saga');
   // The SDK logs every workflow bundle build at INFO; keep the terminal to what a user needs.
-  Runtime.install({ logger: new DefaultLogger(config.logLevel === 'debug' ? 'DEBUG' : 'WARN') });
+  // With TEMPORAL_METRICS_ADDRESS, the SDK serves its Prometheus metrics there too.
+  installTemporalRuntime({
+    logLevel: config.logLevel === 'debug' ? 'DEBUG' : 'WARN',
+    metricsAddress: config.temporal.metricsAddress,
+  });
   const infra = await provisionInfrastructure(config, log);
   let services;
   try {
@@ -28,6 +32,7 @@ async function main(): Promise<void> {
       `  HTTP API      ${api}   (try: curl ${api}/orders/<id>)`,
       `  Temporal UI   ${infra.temporalUiUrl ?? '(external Temporal: use its UI)'}`,
       `  Temporal      ${infra.temporalAddress}`,
+      `  Operations    ${api}/ops   (metrics: ${api}/metrics${config.temporal.metricsAddress ? `, SDK: http://${config.temporal.metricsAddress}/metrics` : ''})`,
       `  Demo products ${DEMO_PRODUCTS.map((p) => `${p.productId} (${p.stock} @ ${p.unitPriceCents}c)`).join(', ')}`,
       `  Demo customers ${DEMO_CUSTOMERS.map((c) => `${c.customerId} (${c.creditCents}c credit)`).join(', ')}`,
       `  Start an order: npm run orders -- create --customer alice --item SKU-MUG:2`,
