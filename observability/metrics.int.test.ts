@@ -1,18 +1,29 @@
-// The Temporal SDK's Prometheus endpoint (Runtime telemetry options) and the
-// order_sagas_compensation_failed gauge, against the real Temporal dev server and Postgres.
+// The Temporal SDK's Prometheus endpoint (Runtime telemetry options), the
+// order_sagas_compensation_failed gauge, and the Grafana dashboard and Prometheus rules: every
+// metric they name is served by the API's /metrics or the SDK's endpoint. Against the real
+// Temporal dev server and Postgres.
+import fs from 'node:fs';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type express from 'express';
 import { Registry } from 'prom-client';
+import request from 'supertest';
+import { parse as parseYaml } from 'yaml';
+import { createApp } from '../api/app';
 import { createOrderClient, type OrderClient } from '../client/order-client';
 import { grantCredit, restockProduct } from '../catalog/catalog';
+import { allProjections, ProjectionRunner } from '../projections';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
+import { exposedMetricNames, promqlMetricNames } from '../test/promql';
 import { createOrderWorker } from '../worker';
 import {
   type CompensationFailedGauge,
   startCompensationFailedGauge,
 } from './compensation-failed-gauge';
+import { createMetrics, type Metrics } from './metrics';
 import { installTemporalRuntime } from './temporal-runtime';
 
 jest.setTimeout(120_000);
@@ -25,6 +36,9 @@ let connection: Connection;
 let client: Client;
 let orders: OrderClient;
 let sdkMetricsUrl: string;
+let metrics: Metrics;
+let runner: ProjectionRunner;
+let app: express.Express;
 const taskQueue = `metrics-${randomUUID()}`;
 
 async function freePort(): Promise<number> {
@@ -39,7 +53,20 @@ beforeAll(async () => {
   const port = await freePort();
   sdkMetricsUrl = `http://127.0.0.1:${port}/metrics`;
   installTemporalRuntime({ metricsAddress: `127.0.0.1:${port}` });
-  t = await createTestDatabase();
+  // The store reports appends to the metrics, as in `npm start` and `npm run api`.
+  t = await createTestDatabase({
+    onAppended: (stream, events) => metrics.onAppended(stream, events),
+  });
+  metrics = createMetrics({ db: t.db, defaultMetrics: false });
+  runner = new ProjectionRunner({
+    databaseUrl: t.url,
+    store: t.store,
+    readPool: t.pool,
+    projections: allProjections,
+    pollIntervalMs: 200,
+    onBatch: metrics.onBatch,
+  });
+  await runner.start();
   const address = process.env.TEST_TEMPORAL_ADDRESS!;
   nativeConnection = await NativeConnection.connect({ address });
   worker = await createOrderWorker({
@@ -61,9 +88,11 @@ beforeAll(async () => {
   await restockProduct(t.store, 'm-product', 10);
   await grantCredit(t.store, 'm-rich', 1_000_000);
   await grantCredit(t.store, 'm-poor', 1);
+  app = createApp({ readDb: t.db, store: t.store, orders, metrics });
 });
 
 afterAll(async () => {
+  await runner?.stop();
   worker?.shutdown();
   await running;
   await connection?.close();
@@ -77,16 +106,6 @@ async function sdkMetrics(): Promise<string> {
   return res.text();
 }
 
-/** Names of the metric families in a Prometheus text exposition. */
-function metricNames(text: string): Set<string> {
-  return new Set(
-    text
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#'))
-      .map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)![0]),
-  );
-}
-
 test('the SDK serves schedule-to-start latency, slots, task latency and sticky cache metrics', async () => {
   await orders.start({
     orderId: 'm-ok',
@@ -94,7 +113,7 @@ test('the SDK serves schedule-to-start latency, slots, task latency and sticky c
     items: [{ productId: 'm-product', quantity: 1, unitPriceCents: 100 }],
   });
   await expect(orders.result('m-ok')).resolves.toMatchObject({ status: 'completed' });
-  const names = metricNames(await sdkMetrics());
+  const names = exposedMetricNames(await sdkMetrics());
   process.stderr.write(`[sdk metrics] ${[...names].sort().join(' ')}\n`);
   for (const name of [
     'temporal_workflow_task_schedule_to_start_latency_bucket',
@@ -140,6 +159,57 @@ test('order_sagas_compensation_failed counts the parked sagas, refreshed on a ti
     await orders.retryCompensation('m-stuck');
     await expect(orders.result('m-stuck')).resolves.toMatchObject({ status: 'cancelled' });
     await eventually(async () => ((await value()) === 0 ? true : undefined), 30_000, 'gauge = 0');
+  } finally {
+    gauge.stop();
+  }
+});
+
+test('every metric the Grafana dashboard and the Prometheus rules name is served', async () => {
+  const deploy = path.join(__dirname, '..', 'deploy');
+  const dashboard = JSON.parse(
+    fs.readFileSync(path.join(deploy, 'grafana/dashboards/order-saga.json'), 'utf8'),
+  ) as { panels: { title: string; targets?: { expr: string }[] }[] };
+  const rules = parseYaml(fs.readFileSync(path.join(deploy, 'prometheus/alerts.yml'), 'utf8')) as {
+    groups: { rules: { alert: string; expr: string }[] }[];
+  };
+  const used = new Map<string, string>();
+  for (const panel of dashboard.panels)
+    for (const target of panel.targets ?? [])
+      for (const name of promqlMetricNames(target.expr)) used.set(name, `panel "${panel.title}"`);
+  for (const rule of rules.groups.flatMap((g) => g.rules))
+    for (const name of promqlMetricNames(rule.expr)) used.set(name, `alert ${rule.alert}`);
+  const alerts = rules.groups.flatMap((g) => g.rules.map((r) => r.alert));
+  expect(alerts).toEqual(
+    expect.arrayContaining([
+      'ProjectionFailed',
+      'ProjectionLagHigh',
+      'SagaCompensationFailed',
+      'OldOpenTransaction',
+    ]),
+  );
+  expect(used.size).toBeGreaterThan(15);
+
+  // What a running stack serves: the API's /metrics (after a saga, a request and a projection
+  // batch, so that every labelled series exists) and the SDK's endpoint.
+  const gauge = startCompensationFailedGauge(metrics.registry, client, { taskQueue });
+  try {
+    await gauge.refresh();
+    await eventually(async () =>
+      (await metrics.registry.getSingleMetric('projection_events_applied_total')!.get()).values
+        .length > 0
+        ? true
+        : undefined,
+    );
+    await request(app).get('/health').expect(200);
+    const api = await request(app).get('/metrics').expect(200);
+    const served = new Set([
+      ...exposedMetricNames(api.text),
+      ...exposedMetricNames(await sdkMetrics()),
+    ]);
+    const missing = [...used]
+      .filter(([name]) => !served.has(name))
+      .map(([n, where]) => `${n} (${where})`);
+    expect(missing).toEqual([]);
   } finally {
     gauge.stop();
   }
