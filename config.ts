@@ -49,6 +49,8 @@ export interface Config {
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
   logLevel: string;
+  /** OpenTelemetry tracing: on when an OTLP endpoint is configured (the SDK's standard variables). */
+  tracing: { enabled: boolean; serviceName: string | undefined };
 }
 
 type Env = Record<string, string | undefined>;
@@ -206,6 +208,12 @@ export function loadConfig(env: Env = process.env): Config {
     },
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
+    tracing: {
+      enabled:
+        nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT) !== undefined ||
+        nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) !== undefined,
+      serviceName: nonEmpty(env.OTEL_SERVICE_NAME),
+    },
     logLevel: parse(
       env,
       'LOG_LEVEL',

@@ -1,5 +1,7 @@
 // Temporal worker composition root: pool -> event store -> activities -> Worker.
 // `npm run worker` runs one on its own (more of them scale the saga horizontally).
+// First: tracing (when configured) must patch pg before anything loads it.
+import './observability/tracing-register';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -16,6 +18,7 @@ import {
 } from './eventstore';
 import { createLogger } from './logger';
 import { installTemporalRuntime } from './observability/temporal-runtime';
+import { activeTracing } from './observability/tracing';
 import { ensureSearchAttributes } from './provision/temporal';
 import { createDataConverter } from './temporal/data-converter';
 import { ensureRetentionSchedule } from './temporal/retention-schedule';
@@ -53,6 +56,8 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
     },
     dataConverter: deps.dataConverter,
     maxConcurrentActivityTaskExecutions: deps.maxConcurrentActivityTaskExecutions ?? 100,
+    // OpenTelemetry interceptors for workflows and activities, only when tracing is on.
+    plugins: activeTracing()?.workerPlugins,
     ...deps.workerOptions,
   });
 }

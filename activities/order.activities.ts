@@ -10,6 +10,7 @@ import { InventoryDecider } from '../domain/inventory';
 import { OrderDecider, type OrderLine } from '../domain/order';
 import { DomainError, type Decider, type DomainEvent } from '../domain/shared';
 import { type EventMetadata, type EventStore, handleCommand } from '../eventstore';
+import { currentTraceId, tagCorrelationId } from '../observability/trace-context';
 
 /** Namespace for event ids derived by activities (uuid v5). */
 const EVENT_ID_NAMESPACE = '3f0c0a8e-2b7c-4a51-9a57-6f3f1f0e6c21';
@@ -34,12 +35,16 @@ export function createOrderActivities({ store }: ActivityDeps) {
     const workflowId = workflowExecution?.workflowId ?? 'none';
     const runId = workflowExecution?.runId ?? 'none';
     const origin = `${workflowId}/${runId}/${activityId}`;
+    // With tracing on, each event leads back to its trace (and the span to its correlation id).
+    tagCorrelationId(correlationId);
+    const traceId = currentTraceId();
     const metadata: EventMetadata = {
       correlationId,
       causationId: origin,
       workflowId,
       runId,
       activityId,
+      ...(traceId ? { traceId } : {}),
     };
     const eventId = (i: number) =>
       uuidv5(`${origin}/${decider.aggregateType}-${id}/${i}`, EVENT_ID_NAMESPACE);

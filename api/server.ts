@@ -1,5 +1,7 @@
 // `npm run api`: the HTTP API on its own (scale it out behind a load balancer). Reads go to
 // READ_DATABASE_URL (a replica), catalog writes to DATABASE_URL, order writes to Temporal.
+// First: tracing (when configured) must patch http and pg before anything loads them.
+import '../observability/tracing-register';
 import { Client, Connection } from '@temporalio/client';
 import { temporalUiUrl } from '../cli/connect';
 import { createOrderClient } from '../client/order-client';
@@ -15,6 +17,7 @@ import { createLogger } from '../logger';
 import { createChangeFeed } from '../observability/change-feed';
 import { startCompensationFailedGauge } from '../observability/compensation-failed-gauge';
 import { createMetrics } from '../observability/metrics';
+import { activeTracing } from '../observability/tracing';
 import type { ProjectionDb } from '../projections';
 import { createDataConverter } from '../temporal/data-converter';
 import { createApp } from './app';
@@ -44,6 +47,7 @@ async function main(): Promise<void> {
     connection,
     namespace: config.temporal.namespace,
     dataConverter: createDataConverter(config.eventStore),
+    interceptors: activeTracing()?.clientInterceptors,
   });
   const orders = createOrderClient(temporal, {
     taskQueue: config.temporal.taskQueue,

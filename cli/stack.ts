@@ -23,6 +23,7 @@ import { migrateToLatest } from '../migrations';
 import { createChangeFeed } from '../observability/change-feed';
 import { startCompensationFailedGauge } from '../observability/compensation-failed-gauge';
 import { createMetrics } from '../observability/metrics';
+import { activeTracing } from '../observability/tracing';
 import { allProjections, ProjectionRunner, type ProjectionDb } from '../projections';
 import { startEmbeddedPostgres } from '../provision/postgres';
 import {
@@ -130,7 +131,12 @@ export async function startServices(
   const connection = await Connection.connect({ address: infra.temporalAddress });
   await ensureSearchAttributes(connection, config.temporal.namespace);
   const dataConverter = createDataConverter(config.eventStore);
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter,
+    interceptors: activeTracing()?.clientInterceptors,
+  });
   await ensureRetentionSchedule(client, { taskQueue: config.temporal.taskQueue });
   const orders = createOrderClient(client, {
     taskQueue: config.temporal.taskQueue,

@@ -1,5 +1,7 @@
 // `npm start`: the whole stack on embedded defaults, in one process. Ctrl-C stops it cleanly;
 // data stays in .data/ (or in the configured Postgres and Temporal) for the next start.
+// First: tracing (when configured) must patch http and pg before anything loads them.
+import '../observability/tracing-register';
 import { loadConfigOrExit } from '../config';
 import { DEMO_CUSTOMERS, DEMO_PRODUCTS, seedDemoCatalog } from '../catalog/demo-catalog';
 import { createLogger } from '../logger';
