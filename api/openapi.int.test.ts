@@ -1,12 +1,14 @@
 // Real responses of every operation in /openapi.json, checked against the schema the document
 // gives for their status (ajv, JSON Schema 2020-12, the dialect of OpenAPI 3.1). Every
 // operation is exercised at least once, and the served document passes Redocly's lint.
+import type { AddressInfo } from 'node:net';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type express from 'express';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import request, { type Response } from 'supertest';
+import { createChangeFeed, type ChangeFeed } from '../observability/change-feed';
 import { createMetrics } from '../observability/metrics';
 import { allProjections, ProjectionRunner } from '../projections';
 import { appendHistory } from '../projections/sample-history';
@@ -20,6 +22,7 @@ import {
 import { redoclyLint } from '../test/redocly-lint';
 import { createApp } from './app';
 import { openApiDocument } from './openapi';
+import { createOpsPage, type OpsPage } from './ops/ops-page';
 
 jest.setTimeout(120_000);
 
@@ -30,6 +33,8 @@ let worker: TestWorker;
 let runner: ProjectionRunner;
 let app: express.Express;
 let api: OpenAPIV3_1.Document;
+let changes: ChangeFeed;
+let ops: OpsPage;
 const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
 const exercised = new Set<string>();
 
@@ -46,12 +51,22 @@ beforeAll(async () => {
     pollIntervalMs: 200,
   });
   await runner.start();
+  changes = createChangeFeed(t.url);
+  ops = createOpsPage({
+    readDb: t.db,
+    orders: worker.orders,
+    temporal: worker.client,
+    taskQueue: worker.taskQueue,
+    changes,
+    apiToken: TOKEN,
+  });
   app = createApp({
     readDb: t.db,
     store: t.store,
     orders: worker.orders,
     apiToken: TOKEN,
     metrics,
+    routers: [['/ops', ops.router]],
   });
   api = (await SwaggerParser.dereference(
     structuredClone(openApiDocument()) as OpenAPIV3_1.Document,
@@ -60,6 +75,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  ops?.close();
+  await changes?.close();
   await runner?.stop();
   await worker?.stop();
   await t?.close();
@@ -111,6 +128,44 @@ test('reads answer with the documented shapes', async () => {
   conforms('getHealth', await request(app).get('/health'), 200);
   conforms('getReadiness', await request(app).get('/ready'), 200);
   conforms('getMetrics', await request(app).get('/metrics'), 200);
+});
+
+test('the operations page, its event stream and its retry button', async () => {
+  conforms('getOperationsPage', await request(app).get('/ops'), 200);
+  const post = (headers: Record<string, string> = {}) =>
+    request(app).post('/ops/orders/no-such-order/retry-compensation').set(headers);
+  conforms('retryCompensation', await post(), 401);
+  conforms('retryCompensation', await post(auth), 404);
+  // An endless stream: read up to its first event, then hang up.
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const aborter = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${port}/ops/events`, { signal: aborter.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('event: snapshot')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    aborter.abort();
+    expect(text).toContain('data: ');
+    conforms(
+      'streamOperationsSnapshots',
+      {
+        status: res.status,
+        headers: { 'content-type': res.headers.get('content-type') },
+        text,
+        body: {},
+      } as unknown as Response,
+      200,
+    );
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('the served document is the linted one and passes Redocly', async () => {

@@ -449,6 +449,52 @@ export function openApiDocument(): object {
           },
         },
       },
+      '/ops': {
+        get: {
+          operationId: 'getOperationsPage',
+          tags: ['operations'],
+          summary: 'The live operations page (HTML; docs/observability.md)',
+          responses: {
+            200: { description: 'the page', content: { 'text/html': { schema: str } } },
+            ...errors('401'),
+          },
+        },
+      },
+      '/ops/events': {
+        get: {
+          operationId: 'streamOperationsSnapshots',
+          tags: ['operations'],
+          summary: "The operations page's live snapshots (Server-Sent Events, event `snapshot`)",
+          responses: {
+            200: {
+              description: 'an endless event stream of HTML snapshots',
+              content: { 'text/event-stream': { schema: str } },
+            },
+            ...errors('401'),
+          },
+        },
+      },
+      '/ops/orders/{id}/retry-compensation': {
+        post: {
+          operationId: 'retryCompensation',
+          tags: ['operations'],
+          summary: 'Send retryCompensation to a saga in compensation_failed (the page button)',
+          security: writeSecurity,
+          parameters: [idParam('id')],
+          responses: {
+            200: {
+              description: 'signal sent (HTML fragment)',
+              content: { 'text/html': { schema: str } },
+            },
+            ...Object.fromEntries(
+              (['401', '404', '409'] as const).map((s) => [
+                s,
+                { description: DESCRIPTIONS[s], content: { 'text/html': { schema: str } } },
+              ]),
+            ),
+          },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'getOpenApiDocument',
