@@ -183,7 +183,14 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
     clients.add(res);
     req.on('close', () => clients.delete(res));
     // A browser that reconnects gets the current picture at once.
-    send(res, await snapshot());
+    try {
+      send(res, await snapshot());
+    } catch (err) {
+      // Headers are sent: end the stream, the browser reconnects after `retry`.
+      deps.logger?.warn({ err }, 'operations page snapshot failed');
+      clients.delete(res);
+      res.end();
+    }
   });
 
   router.get('/assets/:name', (req, res, next) => {
