@@ -8,7 +8,9 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { createApp } from './api/app';
+import { createOpsPage } from './api/ops/ops-page';
 import { codecRoutesFor } from './api/codec-server';
+import { temporalUiUrl } from './cli/connect';
 import { createOrderClient, type OrderClient } from './client/order-client';
 import type { Config } from './config';
 import {
@@ -19,7 +21,10 @@ import {
   type EventStore,
 } from './eventstore';
 import { migrateToLatest } from './migrations';
+import { createChangeFeed } from './observability/change-feed';
+import { startCompensationFailedGauge } from './observability/compensation-failed-gauge';
 import { createMetrics } from './observability/metrics';
+import { activeTracing } from './observability/tracing';
 import { allProjections, ProjectionRunner, type ProjectionDb } from './projections';
 import { temporalConnectionOptions } from './temporal/connection';
 import { createDataConverter } from './temporal/data-converter';
@@ -95,7 +100,7 @@ export async function startPieces(
     ...config.temporal,
     address: options.temporalAddress ?? config.temporal.address,
   });
-  installTemporalRuntime(log);
+  installTemporalRuntime(log, { metricsAddress: config.temporal.metricsAddress });
   const shutdown = new ShutdownSequence(log);
   try {
     const pool = createPool(databaseUrl, {
@@ -177,19 +182,18 @@ export async function startPieces(
     let orders: OrderClient | undefined;
     let port: number | undefined;
     if (has('api')) {
-      orders = createOrderClient(
-        new Client({
-          connection: connection!,
-          namespace: config.temporal.namespace,
-          dataConverter,
-        }),
-        {
-          taskQueue: config.temporal.taskQueue,
-          paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
-          paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
-          useLocalActivities: config.sagaLocalActivities,
-        },
-      );
+      const client = new Client({
+        connection: connection!,
+        namespace: config.temporal.namespace,
+        dataConverter,
+        interceptors: activeTracing()?.clientInterceptors,
+      });
+      orders = createOrderClient(client, {
+        taskQueue: config.temporal.taskQueue,
+        paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
+        paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
+        useLocalActivities: config.sagaLocalActivities,
+      });
       let readDb = db;
       if (readDatabaseUrl !== databaseUrl) {
         const replica = createDb<ProjectionDb>(
@@ -198,6 +202,25 @@ export async function startPieces(
         shutdown.push('read pool', () => replica.destroy());
         readDb = replica;
       }
+      const compensationFailed = startCompensationFailedGauge(metrics.registry, client, {
+        taskQueue: config.temporal.taskQueue,
+        onError: (err) => log.warn({ err }, 'cannot count compensation_failed sagas'),
+      });
+      shutdown.push('compensation_failed gauge', async () => compensationFailed.stop());
+      // The operations page (/ops) wakes on the primary's notifications, not a replica's.
+      const changes = createChangeFeed(databaseUrl);
+      shutdown.push('change feed', () => changes.close());
+      const ops = createOpsPage({
+        readDb,
+        orders,
+        temporal: client,
+        taskQueue: config.temporal.taskQueue,
+        changes,
+        sagaUrl: (workflowId) => temporalUiUrl(config, workflowId),
+        apiToken: config.apiToken,
+        logger: log.child({ component: 'ops' }),
+      });
+      shutdown.push('operations page', async () => ops.close());
       const app = createApp({
         readDb,
         orders,
@@ -207,7 +230,7 @@ export async function startPieces(
         apiReadToken: config.apiReadToken,
         metricsToken: config.metricsToken,
         logger: log.child({ component: 'api' }),
-        routers: codecRoutesFor(config),
+        routers: [...codecRoutesFor(config), ['/ops', ops.router]],
       });
       const server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.port, options.host ?? '0.0.0.0', () => resolve(s));

@@ -41,6 +41,8 @@ export interface Config {
         }
       | undefined;
     apiKey: string | undefined;
+    /** host:port where the worker's Temporal SDK serves Prometheus metrics (unset: off). */
+    metricsAddress: string | undefined;
   };
   port: number;
   /** Writes need it; reads accept it. */
@@ -70,6 +72,8 @@ export interface Config {
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
   logLevel: string;
+  /** OpenTelemetry tracing: on when an OTLP endpoint is configured (the SDK's standard variables). */
+  tracing: { enabled: boolean; serviceName: string | undefined };
 }
 
 type Env = Record<string, string | undefined>;
@@ -249,6 +253,12 @@ export function loadConfig(env: Env = process.env): Config {
       uiPort: parse(env, 'TEMPORAL_UI_PORT', integer(1, 65535), 8233),
       tls: temporalTls(env),
       apiKey: nonEmpty(env.TEMPORAL_API_KEY),
+      metricsAddress: parse<string | undefined>(
+        env,
+        'TEMPORAL_METRICS_ADDRESS',
+        z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464'),
+        undefined,
+      ),
     },
     port: parse(env, 'PORT', integer(0, 65535), 3000),
     ...tokens(env),
@@ -288,6 +298,12 @@ export function loadConfig(env: Env = process.env): Config {
     sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
+    tracing: {
+      enabled:
+        nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT) !== undefined ||
+        nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) !== undefined,
+      serviceName: nonEmpty(env.OTEL_SERVICE_NAME),
+    },
     logLevel: parse(
       env,
       'LOG_LEVEL',

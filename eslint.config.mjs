@@ -27,6 +27,8 @@ export default tseslint.config(
       'bench/results/',
       'eslint.config.mjs',
       'jest.config.js',
+      // Browser scripts served as they are by the operations page (no build step).
+      'api/ops/assets/',
     ],
   },
   js.configs.recommended,

@@ -12,6 +12,7 @@ import { OrderDecider, type OrderLine } from '../domain/order';
 import { DomainError, type Decider, type DomainEvent } from '../domain/shared';
 import { AggregateCache, DEFAULT_AGGREGATE_CACHE_SIZE, handleCommand } from '../application';
 import type { EventMetadata, EventStore } from '../eventstore';
+import { currentTraceId, tagCorrelationId } from '../observability/trace-context';
 
 /** Namespace for event ids derived by activities (uuid v5). */
 const EVENT_ID_NAMESPACE = '3f0c0a8e-2b7c-4a51-9a57-6f3f1f0e6c21';
@@ -56,12 +57,15 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
     const { activityId, workflowExecution } = Context.current().info;
     const workflowId = workflowExecution?.workflowId ?? 'none';
     const runId = workflowExecution?.runId ?? 'none';
+    // With tracing on, each event leads back to its trace.
+    const traceId = currentTraceId();
     const metadata: EventMetadata = {
       correlationId: '',
       causationId: step ? `${workflowId}/${step}` : `${workflowId}/${runId}/${activityId}`,
       workflowId,
       runId,
       activityId,
+      ...(traceId ? { traceId } : {}),
     };
     const eventId = (type: string, id: string) => (i: number) =>
       step
@@ -79,6 +83,8 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
   ): Promise<void> {
     const from = origin(input.step);
     const metadata = { ...from.metadata, correlationId: input.correlationId };
+    // With tracing on, the activity's span carries the correlation id.
+    tagCorrelationId(input.correlationId);
     const eventId = from.eventId(decider.aggregateType, id);
     // Most steps are recognised as done by the state they left (a charge by the payment, a
     // create or a complete by its stored first event when refused). Two are not, and look

@@ -12,6 +12,7 @@ import type { OrderClient } from '../client/order-client';
 import type { EventStore } from '../eventstore';
 import { withCorrelation } from '../logger';
 import type { Metrics } from '../observability/metrics';
+import { tagCorrelationId } from '../observability/trace-context';
 import {
   findCredit,
   findInventory,
@@ -147,6 +148,7 @@ export function createApp(deps: AppDeps): express.Express {
     const given = header === undefined ? undefined : correlationIdSchema.safeParse(header);
     const correlationId = given?.success ? given.data : randomUUID();
     res.locals.correlationId = correlationId;
+    tagCorrelationId(correlationId);
     res.set('x-correlation-id', correlationId);
     if (deps.metrics) {
       const started = process.hrtime.bigint();

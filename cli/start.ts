@@ -1,5 +1,7 @@
 // `npm start`: the whole stack on embedded defaults, in one process. Ctrl-C stops it cleanly;
 // data stays in .data/ (or in the configured Postgres and Temporal) for the next start.
+// First: tracing (when configured) must patch http and pg before anything loads them.
+import '../observability/tracing-register';
 import { startPieces, stopOnSignals } from '../bootstrap';
 import { loadConfigOrExit } from '../config';
 import { DEMO_CUSTOMERS, DEMO_PRODUCTS, seedDemoCatalog } from '../catalog/demo-catalog';
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
       `  HTTP API      ${api}   (try: curl ${api}/orders/<id>)`,
       `  Temporal UI   ${infra.temporalUiUrl ?? '(external Temporal: use its UI)'}`,
       `  Temporal      ${infra.temporalAddress}`,
+      `  Operations    ${api}/ops   (metrics: ${api}/metrics${config.temporal.metricsAddress ? `, SDK: http://${config.temporal.metricsAddress}/metrics` : ''})`,
       `  Demo products ${DEMO_PRODUCTS.map((p) => `${p.productId} (${p.stock} @ ${p.unitPriceCents}c)`).join(', ')}`,
       `  Demo customers ${DEMO_CUSTOMERS.map((c) => `${c.customerId} (${c.creditCents}c credit)`).join(', ')}`,
       `  Start an order: npm run orders -- create --customer alice --item SKU-MUG:2`,

@@ -11,6 +11,7 @@ import {
 } from '../activities/retention.activities';
 import type pg from 'pg';
 import { createPool, type PostgresEventStore } from '../eventstore';
+import { activeTracing } from '../observability/tracing';
 
 /**
  * Where `npm run build` puts the workflow bundle: at the top of dist/. Run from
@@ -120,6 +121,8 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
     dataConverter: deps.dataConverter,
     maxConcurrentActivityTaskExecutions: slots,
     maxConcurrentLocalActivityExecutions: slots,
+    // OpenTelemetry interceptors for workflows and activities, only when tracing is on.
+    plugins: activeTracing()?.workerPlugins,
     // On SIGTERM, a saga step in flight (10 s start-to-close) gets the time to finish before
     // it is cancelled.
     shutdownGraceTime: '15 seconds',
@@ -128,12 +131,12 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
 }
 
 /**
- * The build's bundle, when there is one and it fits: it has the default failure converter, so
- * with encrypted failures the worker bundles workflows/ with the data converter's own instead
- * (see temporal/failure-converter.ts).
+ * The build's bundle, when there is one and it fits. It has the default failure converter and
+ * no tracing interceptors: with encrypted failures (temporal/failure-converter.ts) or tracing
+ * on, the worker bundles workflows/ with them instead.
  */
 export function prebuiltWorkflowBundle(dataConverter?: DataConverter): string | null {
-  if (dataConverter?.failureConverterPath) return null;
+  if (dataConverter?.failureConverterPath || activeTracing()) return null;
   return fs.existsSync(PREBUILT_WORKFLOW_BUNDLE) ? PREBUILT_WORKFLOW_BUNDLE : null;
 }
 
