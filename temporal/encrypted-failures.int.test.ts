@@ -108,11 +108,18 @@ test("a refused saga's failure message is not readable in the history; the clien
 
 test('a failure raised in workflow code (the bundle) is encoded too', async () => {
   const workflowId = `order-bad-input-${randomUUID()}`;
-  // Items that are not a list fail inside the workflow sandbox, whatever the saga's validation.
+  // Items that are not a list: the saga's own validation refuses them inside the sandbox.
   const handle = await w.client.workflow.start('orderSaga', {
     workflowId,
     taskQueue: w.taskQueue,
-    args: [{ orderId: workflowId, customerId: 'c-secret', items: { secret: 'not-a-list' } }],
+    args: [
+      {
+        orderId: workflowId,
+        customerId: 'c-secret',
+        currency: 'USD',
+        items: { secret: 'not-a-list' },
+      },
+    ],
   });
   try {
     const failure = await eventually(
