@@ -103,6 +103,9 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
         eventId,
         expectNew: options.expectNew,
         cache,
+        // A cancelled attempt (the saga cancelled, the worker shutting down) stops between
+        // queries instead of running on after nobody waits for it.
+        signal: Context.current().cancellationSignal,
       });
     } catch (err) {
       if (err instanceof DomainError) {

@@ -49,6 +49,12 @@ export interface HandleOptions {
   /** Attempts on ConcurrencyError before giving up (default 10). */
   maxAttempts?: number;
   /**
+   * The caller's cancellation (an activity's cancellationSignal): checked before every load
+   * and append, so a cancelled command stops between two queries. A query in flight is
+   * bounded by the pool's statement timeout instead (node-postgres cannot abort one).
+   */
+  signal?: AbortSignal;
+  /**
    * Aggregates folded by earlier commands in this process (aggregate-cache.ts): a command that
    * finds its aggregate there skips the load. Leave it out when the store is bound to a
    * transaction: what it writes may yet roll back.
@@ -111,6 +117,7 @@ async function decideAndAppend<State, Command, Event extends DomainEvent>(
       ? { state: decider.initialState(), version: 0, snapshotVersion: 0 }
       : undefined);
   for (let attempt = 1; ;) {
+    options.signal?.throwIfAborted();
     const fromStore = unconfirmed === undefined;
     const loaded = unconfirmed ?? (await loadAggregate(store, decider, stream.id));
     unconfirmed = undefined;
@@ -134,6 +141,7 @@ async function decideAndAppend<State, Command, Event extends DomainEvent>(
       if (!fromStore) continue;
       return { state: loaded.state, events, version: loaded.version };
     }
+    options.signal?.throwIfAborted();
     try {
       const result = await store.appendToStream(
         stream,
