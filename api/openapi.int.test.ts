@@ -70,7 +70,9 @@ beforeAll(async () => {
   api = (await SwaggerParser.dereference(
     structuredClone(openApiDocument()) as OpenAPIV3_1.Document,
   )) as OpenAPIV3_1.Document;
-  await eventually(async () => ((await request(app).get('/orders/order-1')).ok ? true : undefined));
+  await eventually(async () =>
+    (await request(app).get('/orders/order-1').set(auth)).ok ? true : undefined,
+  );
 });
 
 afterAll(async () => {
@@ -111,19 +113,31 @@ function conforms(operationId: string, res: Response, expected: number | number[
 }
 
 test('reads answer with the documented shapes', async () => {
-  conforms('listOrders', await request(app).get('/orders?limit=3&status=completed'), 200);
-  conforms('listOrders', await request(app).get('/orders?limit=x'), 400);
-  conforms('getOrder', await request(app).get('/orders/order-1'), 200);
-  conforms('getOrder', await request(app).get('/orders/no-such-order'), 404);
-  conforms('getOrder', await request(app).get('/orders/order-1?minVersion=999&waitMs=10'), 409);
-  conforms('listOrderItems', await request(app).get('/orders/order-1/items'), 200);
-  conforms('listCustomerOrders', await request(app).get('/customers/customer-1/orders'), 200);
-  conforms('getCustomerCredit', await request(app).get('/customers/customer-1/credit'), 200);
-  conforms('getCustomerCredit', await request(app).get('/customers/nobody/credit'), 404);
-  conforms('getProductInventory', await request(app).get('/products/product-1'), 200);
-  conforms('getProductInventory', await request(app).get('/products/bad%20id'), 400);
-  conforms('getOrderStats', await request(app).get('/stats/orders'), 200);
-  conforms('listProjections', await request(app).get('/projections'), 200);
+  conforms('listOrders', await request(app).get('/orders?limit=3&status=completed').set(auth), 200);
+  conforms('listOrders', await request(app).get('/orders?limit=x').set(auth), 400);
+  conforms('getOrder', await request(app).get('/orders/order-1').set(auth), 200);
+  conforms('getOrder', await request(app).get('/orders/no-such-order').set(auth), 404);
+  conforms(
+    'getOrder',
+    await request(app).get('/orders/order-1?minVersion=999&waitMs=10').set(auth),
+    409,
+  );
+  conforms('listOrderItems', await request(app).get('/orders/order-1/items').set(auth), 200);
+  conforms(
+    'listCustomerOrders',
+    await request(app).get('/customers/customer-1/orders').set(auth),
+    200,
+  );
+  conforms(
+    'getCustomerCredit',
+    await request(app).get('/customers/customer-1/credit').set(auth),
+    200,
+  );
+  conforms('getCustomerCredit', await request(app).get('/customers/nobody/credit').set(auth), 404);
+  conforms('getProductInventory', await request(app).get('/products/product-1').set(auth), 200);
+  conforms('getProductInventory', await request(app).get('/products/bad%20id').set(auth), 400);
+  conforms('getOrderStats', await request(app).get('/stats/orders').set(auth), 200);
+  conforms('listProjections', await request(app).get('/projections').set(auth), 200);
   conforms('getHealth', await request(app).get('/health'), 200);
   conforms('getReadiness', await request(app).get('/ready'), 200);
   conforms('getMetrics', await request(app).get('/metrics'), 200);
@@ -183,7 +197,7 @@ test('writes answer with the documented shapes', async () => {
   conforms('startOrder', await request(app).post('/orders').send(order), 401);
   conforms('startOrder', await request(app).post('/orders').set(auth).send({}), 400);
   conforms('startOrder', await request(app).post('/orders').set(auth).send(order), 202);
-  conforms('getSagaState', await request(app).get('/orders/openapi-1/saga'), [200, 409]);
+  conforms('getSagaState', await request(app).get('/orders/openapi-1/saga').set(auth), [200, 409]);
   await worker.orders.result('openapi-1');
   conforms(
     'addOrderItem',
@@ -196,8 +210,24 @@ test('writes answer with the documented shapes', async () => {
   conforms('cancelOrder', await request(app).post('/orders/openapi-1/cancel').set(auth), 409);
   conforms(
     'confirmPayment',
-    await request(app).post('/orders/no-such-order/confirm-payment').set(auth),
+    await request(app)
+      .post('/orders/no-such-order/confirm-payment')
+      .set(auth)
+      .send({ amountCents: 250 }),
     404,
+  );
+  conforms(
+    'confirmPayment',
+    await request(app).post('/orders/openapi-1/confirm-payment').set(auth).send({}),
+    400,
+  );
+  conforms(
+    'skipCompensation',
+    await request(app)
+      .post('/orders/openapi-1/compensations/skip')
+      .set(auth)
+      .send({ compensation: 'release:product-1', reason: 'test' }),
+    409,
   );
 
   // A saga above the payment threshold waits for the confirmation: it takes the signals.
@@ -216,7 +246,7 @@ test('writes answer with the documented shapes', async () => {
       ? true
       : undefined,
   );
-  conforms('getSagaState', await request(app).get('/orders/openapi-2/saga'), 200);
+  conforms('getSagaState', await request(app).get('/orders/openapi-2/saga').set(auth), 200);
   conforms(
     'addOrderItem',
     await request(app)
@@ -225,10 +255,22 @@ test('writes answer with the documented shapes', async () => {
       .send({ productId: 'product-2', quantity: 1, unitPriceCents: 1 }),
     [200, 409],
   );
+  const { totalCents } = await worker.orders.state('openapi-2');
   conforms(
     'confirmPayment',
-    await request(app).post('/orders/openapi-2/confirm-payment').set(auth),
-    202,
+    await request(app)
+      .post('/orders/openapi-2/confirm-payment')
+      .set(auth)
+      .send({ amountCents: totalCents + 1 }),
+    409,
+  );
+  conforms(
+    'confirmPayment',
+    await request(app)
+      .post('/orders/openapi-2/confirm-payment')
+      .set(auth)
+      .send({ amountCents: totalCents }),
+    200,
   );
   await request(app)
     .post('/orders')
@@ -238,7 +280,7 @@ test('writes answer with the documented shapes', async () => {
   conforms(
     'cancelOrder',
     await request(app).post('/orders/openapi-3/cancel').set(auth).send({ reason: 'test' }),
-    [202, 409],
+    [200, 409],
   );
 
   conforms(

@@ -209,7 +209,6 @@ export function openApiDocument(): object {
           },
           ['status', 'step', 'completedSteps', 'compensations', 'lastError'],
         ),
-        Requested: obj({ orderId: str, requested: str }),
         ProjectionStatus: obj({
           name: str,
           status: str,

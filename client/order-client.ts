@@ -6,7 +6,6 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { orderTotalCents, type OrderLine } from '../domain/order';
 import { canonicalJson } from '../eventstore/canonical-json';
@@ -19,6 +18,8 @@ import {
   sagaStateQuery,
   skipCompensationUpdate,
 } from '../workflows/messages';
+import { orderSaga } from '../workflows';
+import { innermostApplicationFailure } from '../workflows/failures';
 import { createOrderSchema, describeIssues, orderLineSchema } from '../workflows/order-input';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from '../workflows/search-attributes';
 import {
@@ -140,17 +141,6 @@ function parseOrThrow<T>(
   throw new DomainError('INVALID_COMMAND', describeIssues(parsed.error as never));
 }
 
-/** The innermost ApplicationFailure of a failure chain (activity failures wrap the domain's). */
-function applicationFailureIn(err: unknown): ApplicationFailure | undefined {
-  let found: ApplicationFailure | undefined;
-  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
-    if (e instanceof ApplicationFailure || e.name === 'ApplicationFailure') {
-      found = e as ApplicationFailure;
-    }
-  }
-  return found;
-}
-
 export function createOrderClient(client: Client, options: OrderClientOptions) {
   const handleFor = (orderId: string) => client.workflow.getHandle(workflowIdFor(orderId));
 
@@ -184,7 +174,7 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         err instanceof WorkflowUpdateFailedError ||
         (err as Error)?.name === 'WorkflowUpdateFailedError'
       ) {
-        const failure = applicationFailureIn(err);
+        const failure = innermostApplicationFailure(err);
         const code = REFUSAL_CODES.find((c) => c === failure?.type) ?? 'ORDER_NOT_PENDING';
         throw new DomainError(code, failure?.message ?? (err as Error).message, { orderId });
       }
@@ -218,7 +208,7 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
       };
       const contentHash = orderContentHash(input);
       try {
-        const handle = await client.workflow.start('orderSaga', {
+        const handle = await client.workflow.start(orderSaga, {
           workflowId,
           taskQueue: options.taskQueue,
           args: [input],

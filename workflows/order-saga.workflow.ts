@@ -16,7 +16,6 @@ import {
   CancellationScope,
   allHandlersFinished,
   condition,
-  isCancellation,
   log,
   patched,
   proxyActivities,
@@ -59,6 +58,7 @@ import type {
   SagaStatus,
   SagaStep,
 } from './types';
+import { describeFailure } from './failures';
 
 // Business refusals are non-retryable ApplicationFailures raised by the activities; anything
 // else (database down, worker lost) is retried until it goes through. The event-store
@@ -535,18 +535,4 @@ function quantitiesByProduct(items: readonly OrderLine[]): Map<string, number> {
   for (const item of items)
     totals.set(item.productId, (totals.get(item.productId) ?? 0) + item.quantity);
   return totals;
-}
-
-/** `CODE: message` of the innermost ApplicationFailure, which is what activities raise. */
-function describeFailure(err: unknown): string {
-  if (isCancellation(err)) return 'cancelled: workflow cancellation requested';
-  let current: unknown = err;
-  while (current instanceof Error) {
-    if (current instanceof ApplicationFailure) {
-      if (current.type === 'CANCELLED') return current.message;
-      return current.type ? `${current.type}: ${current.message}` : current.message;
-    }
-    current = (current as Error & { cause?: unknown }).cause;
-  }
-  return err instanceof Error ? err.message : String(err);
 }
