@@ -218,6 +218,7 @@ export async function startPieces(
         changes,
         sagaUrl: (workflowId) => temporalUiUrl(config, workflowId),
         apiToken: config.apiToken,
+        apiReadToken: config.apiReadToken,
         logger: log.child({ component: 'ops' }),
       });
       shutdown.push('operations page', async () => ops.close());

@@ -144,7 +144,7 @@ test('reads answer with the documented shapes', async () => {
 });
 
 test('the operations page, its event stream and its retry button', async () => {
-  conforms('getOperationsPage', await request(app).get('/ops'), 200);
+  conforms('getOperationsPage', await request(app).get('/ops').set(auth), 200);
   const post = (headers: Record<string, string> = {}) =>
     request(app).post('/ops/orders/no-such-order/retry-compensation').set(headers);
   conforms('retryCompensation', await post(), 401);
@@ -155,7 +155,10 @@ test('the operations page, its event stream and its retry button', async () => {
   try {
     const { port } = server.address() as AddressInfo;
     const aborter = new AbortController();
-    const res = await fetch(`http://127.0.0.1:${port}/ops/events`, { signal: aborter.signal });
+    const res = await fetch(`http://127.0.0.1:${port}/ops/events`, {
+      signal: aborter.signal,
+      headers: auth,
+    });
     const reader = res.body!.getReader();
     let text = '';
     while (!text.includes('event: snapshot')) {

@@ -89,7 +89,10 @@ afterAll(async () => {
 const row = (orderId: string) => `tr[data-order-id="${orderId}"]`;
 
 test('an order placed through the API appears with its status within 2 s, without a reload', async () => {
-  await page.goto(`${base}/ops`);
+  // Without a token the page is refused; `?token=` once stores it in a cookie and redirects.
+  expect((await request(base).get('/ops')).status).toBe(401);
+  await page.goto(`${base}/ops?token=${TOKEN}`);
+  expect(new URL(page.url()).search).toBe('');
   await page.waitForSelector('#live[data-live="open"]', { timeout: 10_000 });
   expect(await page.locator('[data-status-card="completed"] [data-count]').textContent()).toBe(
     String(
@@ -132,7 +135,12 @@ test('an order placed through the API appears with its status within 2 s, withou
   // Stock and projections are live too.
   expect(
     Number(await page.locator('tr[data-product-id="product-1"] [data-available]').textContent()),
-  ).toBe(Number((await request(base).get('/products/product-1')).body.available));
+  ).toBe(
+    Number(
+      (await request(base).get('/products/product-1').set('authorization', `Bearer ${TOKEN}`)).body
+        .available,
+    ),
+  );
   expect(await page.locator('tr[data-projection]').count()).toBe(allProjections.length);
 
   if (process.env.OPS_SCREENSHOT)

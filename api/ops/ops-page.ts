@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import { parse as parseCookie } from 'cookie';
 import express, { type Request, type Response, type Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -33,6 +34,12 @@ export interface OpsPageDeps {
   sagaUrl?: (workflowId: string) => string;
   /** Writes (retryCompensation) need `Authorization: Bearer <apiToken>` when set. */
   apiToken?: string;
+  /**
+   * With either token set, the page and its event stream need one of them, like every read.
+   * A browser cannot send a header on an EventSource, so `/ops?token=<token>` once stores it
+   * in an HttpOnly, SameSite=Strict cookie that the page and its stream then carry.
+   */
+  apiReadToken?: string;
   logger?: Logger;
   /** How often Temporal visibility is read again (default 5 s). */
   visibilityRefreshMs?: number;
@@ -61,8 +68,50 @@ const CATCH_UP_WAIT_MS = 1500;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const TOKEN_COOKIE = 'ops_token';
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The read guard of the page: a bearer header or the page's cookie, set from `?token=`. */
+function readGuard(tokens: readonly string[]) {
+  const accepted = (given: string | undefined) =>
+    given !== undefined && tokens.some((t) => sameToken(given, t));
+  return (req: Request, res: Response, next: () => void) => {
+    if (tokens.length === 0) return next();
+    const header = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
+    const cookie = parseCookie(req.get('cookie') ?? '')[TOKEN_COOKIE];
+    if (accepted(header) || accepted(cookie)) return next();
+    const query = req.query.token;
+    if (req.method === 'GET' && typeof query === 'string' && accepted(query)) {
+      res.cookie(TOKEN_COOKIE, query, {
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: req.secure,
+        path: req.baseUrl || '/',
+      });
+      // The token leaves the address bar (and the history) at once.
+      return res.redirect(303, req.baseUrl + req.path);
+    }
+    res
+      .status(401)
+      .set('www-authenticate', 'Bearer')
+      .type('html')
+      .send(
+        html`The operations page needs a read token: open ${req.baseUrl}?token=&lt;API_TOKEN or
+        API_READ_TOKEN&gt; once.`.value,
+      );
+  };
+}
+
 export function createOpsPage(deps: OpsPageDeps): OpsPage {
   const router = express.Router();
+  router.use(
+    readGuard([deps.apiToken, deps.apiReadToken].filter((t): t is string => t !== undefined)),
+  );
   const clients = new Set<Response>();
   let sagas: { list?: CompensationFailedSaga[]; error?: string } = { list: [] };
   let lastSent = '';
