@@ -30,7 +30,7 @@ describe('config', () => {
     );
   });
 
-  test("the seed's DB_* variables build a URL, and READ_DATABASE_URL defaults to it", () => {
+  test('the DB_* variables build a URL, and READ_DATABASE_URL defaults to it', () => {
     const config = loadConfig({
       DB_HOST: 'db',
       DB_NAME: 'shop',

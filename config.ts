@@ -211,7 +211,7 @@ function temporalTls(env: Env): Config['temporal']['tls'] {
   return { clientCert, clientKey, serverCa, serverName };
 }
 
-/** The seed's DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD, assembled into a URL. */
+/** The classic DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD, assembled into a URL. */
 function databaseUrlFromParts(env: Env): string | undefined {
   const host = nonEmpty(env.DB_HOST);
   if (host === undefined) return undefined;

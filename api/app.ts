@@ -30,7 +30,7 @@ import {
   confirmPaymentSchema,
   correlationIdSchema,
   createOrderSchema,
-  emptyBodySchema,
+  noQuerySchema,
   grantCreditSchema,
   idempotencyKeySchema,
   idSchema,
@@ -276,13 +276,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/stats/orders', async (req, res) => {
-    emptyBodySchema.parse(req.query);
+    noQuerySchema.parse(req.query);
     res.json(await orderStats(deps.readDb));
   });
 
   app.get('/products/:productId', async (req, res) => {
     const productId = idSchema.parse(req.params.productId);
-    emptyBodySchema.parse(req.query);
+    noQuerySchema.parse(req.query);
     const inventory = await findInventory(deps.readDb, productId);
     if (!inventory) throw new HttpProblem(404, 'Not Found', `product ${productId} not found`);
     res.json(inventory);
@@ -290,14 +290,14 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/customers/:customerId/credit', async (req, res) => {
     const customerId = idSchema.parse(req.params.customerId);
-    emptyBodySchema.parse(req.query);
+    noQuerySchema.parse(req.query);
     const credit = await findCredit(deps.readDb, customerId);
     if (!credit) throw new HttpProblem(404, 'Not Found', `customer ${customerId} not found`);
     res.json(credit);
   });
 
   app.get('/projections', async (req, res) => {
-    emptyBodySchema.parse(req.query);
+    noQuerySchema.parse(req.query);
     res.json({ items: await projectionStatus(deps.readDb) });
   });
 
@@ -388,7 +388,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/orders/:id/saga', async (req, res) => {
     const id = idSchema.parse(req.params.id);
-    emptyBodySchema.parse(req.query);
+    noQuerySchema.parse(req.query);
     res.json(await deps.orders.state(id));
   });
 

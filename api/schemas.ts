@@ -14,7 +14,8 @@ export {
   skipCompensationSchema,
 } from '../workflows/order-input';
 
-export const emptyBodySchema = z.strictObject({});
+/** Routes that take no query parameters refuse any (a typo is a 400, not silently ignored). */
+export const noQuerySchema = z.strictObject({});
 
 export const restockSchema = z.strictObject({
   quantity: z.number().int().positive().max(1_000_000_000),

@@ -131,7 +131,7 @@ it('an encrypted retry is recognised by decoded content (ciphertexts differ each
   expect(await store.readStream(s)).toHaveLength(1);
 });
 
-it("upcasts the seed's v1 events on read, chained, and writes new events at the latest version", async () => {
+it('upcasts v1 events on read, chained, and writes new events at the latest version', async () => {
   const s = stream();
   // Events written before the upcasters existed: schema version 1, old shapes.
   await t.store.appendToStream(s, 'no_stream', [
@@ -144,7 +144,7 @@ it("upcasts the seed's v1 events on read, chained, and writes new events at the 
     [2, { product_id: 'SKU-MUG', quantity: 2, tax_amount: 0 }],
   ]);
 
-  // A third version chains after the seed's: v1 -> v2 -> v3.
+  // A third version chains after the two registered ones: v1 -> v2 -> v3.
   const upcasters = defaultUpcasters().register('OrderItemAdded', 2, (d) => ({
     ...d,
     tax_amount: { cents: d.tax_amount, currency: 'USD' },

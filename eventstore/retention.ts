@@ -1,4 +1,4 @@
-// Retention of the event log (SPEC section 4): streams that are closed (their last event is a
+// Retention of the event log: streams that are closed (their last event is a
 // closing event such as OrderCompleted) and quiet for longer than the limit move to
 // domain_events_archive (or are deleted when archiving is off), with their snapshots, once every
 // projection has read them (projection_checkpoints). A live stream is never touched, so

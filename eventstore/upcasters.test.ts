@@ -1,7 +1,7 @@
 import { defaultUpcasters, UpcasterRegistry } from './upcasters';
 
 describe('upcasters', () => {
-  it("registers the seed's two examples", () => {
+  it('registers the two classic examples', () => {
     const registry = defaultUpcasters();
     expect(registry.upcast('OrderCreated', 1, { order_id: 'o' })).toEqual({
       schemaVersion: 2,

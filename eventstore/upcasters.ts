@@ -55,7 +55,7 @@ export class UpcasterRegistry {
   }
 }
 
-/** The seed's two examples, registered for the Order events. */
+/** The two classic examples, registered for the Order events. */
 export function defaultUpcasters(): UpcasterRegistry {
   return new UpcasterRegistry()
     .register('OrderCreated', 1, (data) => ({ ...data, shipping_address: null }))

@@ -1,4 +1,4 @@
-// The event store's tables (SPEC section 4). Frozen: later changes go in new migrations.
+// The event store's tables. Frozen: later changes go in new migrations.
 import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {

@@ -1,4 +1,4 @@
-// Projection checkpoints and the read_models schema (SPEC section 6). Frozen.
+// Projection checkpoints and the read_models schema. Frozen.
 import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {

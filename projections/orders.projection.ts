@@ -1,4 +1,4 @@
-// read_models.orders, order_items and order_stats from the Order events (the seed's
+// read_models.orders, order_items and order_stats from the Order events (the original
 // OrderProjection), money in cents. A batch loads the orders it touches once, folds every
 // event in memory, and writes each order row, the new items and the statistics once.
 import type {

@@ -87,7 +87,7 @@ export interface OrderWorkerDeps {
   retentionStore?: PostgresEventStore;
   /** Encrypts Temporal payloads when a key is configured (createDataConverter). */
   dataConverter?: DataConverter;
-  /** RETENTION_* for the retention activity (default: the SPEC's 365/90/archive). */
+  /** RETENTION_* for the retention activity (default: 365/90/archive, the documented defaults). */
   retention?: RetentionPolicy;
   /** Further Worker options, e.g. a short stickyQueueScheduleToStartTimeout in crash tests. */
   workerOptions?: Partial<WorkerOptions>;

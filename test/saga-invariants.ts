@@ -1,5 +1,5 @@
-// The invariants of SPEC section 5, checked over every event in a test database once the sagas
-// have finished: stock never below zero and available + reserved = on_hand, nothing left
+// The saga's invariants, checked over every event in a test database once the sagas have
+// finished: stock never below zero and available + reserved = on_hand, nothing left
 // reserved, credit restored after refunds, and no business effect written twice.
 import type { RecordedEvent } from '../eventstore';
 import type { TestEventStore } from './harness';

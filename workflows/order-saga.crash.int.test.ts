@@ -1,7 +1,7 @@
 // Crash: the worker process is killed with SIGKILL while sagas are in flight (activities
 // running, sagas waiting for a payment confirmation), and a new worker process takes over.
-// Every saga still ends completed or cancelled, no event is written twice, and the invariants
-// of SPEC section 5 hold.
+// Every saga still ends completed or cancelled, no event is written twice, and the saga's
+// invariants (stock and credit conserved) hold.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 // Every path of orderSaga against the real Temporal dev server and Postgres: the events each
-// path writes, the saga's state and result, and the invariants of SPEC section 5 over the
+// path writes, the saga's state and result, and the saga's invariants over the
 // whole database at the end. With RECORD_HISTORIES=1 each path's history is (re)recorded as a
 // replay fixture (test/fixtures/histories).
 import { randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-// The Order aggregate, with the seed's rules: items only while pending, complete only when
+// The Order aggregate, with its rules: items only while pending, complete only when
 // pending and non-empty, cancel unless completed.
 import {
   type Decider,

@@ -1,4 +1,4 @@
-// Order events as stored in domain_events.event_data (snake_case, the seed's names).
+// Order events as stored in domain_events.event_data (snake_case, as the read models name them).
 // Current schema versions: OrderCreated v2 (shipping_address), OrderItemAdded v2 (tax_amount).
 import type { DomainEvent } from '../shared';
 
@@ -37,10 +37,3 @@ export type OrderEvent =
   | DomainEvent<'OrderItemAdded', OrderItemAddedData>
   | DomainEvent<'OrderCompleted', OrderCompletedData>
   | DomainEvent<'OrderCancelled', OrderCancelledData>;
-
-export const ORDER_EVENT_SCHEMA_VERSIONS: Record<OrderEvent['type'], number> = {
-  OrderCreated: 2,
-  OrderItemAdded: 2,
-  OrderCompleted: 1,
-  OrderCancelled: 1,
-};

@@ -1,23 +1,8 @@
-// Money is integer cents with a currency; a float never holds an amount.
+// Money is integer cents (the currency travels beside it); a float never holds an amount.
 import { ensure } from './errors';
-
-export interface Money {
-  cents: number;
-  currency: string;
-}
 
 export function isCents(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
-}
-
-export function money(cents: number, currency: string): Money {
-  ensure(isCents(cents), 'INVALID_COMMAND', `amount must be a non-negative integer of cents`, {
-    cents,
-  });
-  ensure(/^[A-Z]{3}$/.test(currency), 'INVALID_COMMAND', `currency must be an ISO 4217 code`, {
-    currency,
-  });
-  return { cents, currency };
 }
 
 export function multiply(unitCents: number, quantity: number): number {

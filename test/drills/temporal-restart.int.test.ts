@@ -2,7 +2,7 @@
 // while sagas are in flight (activities running, sagas waiting on a payment-confirmation
 // timer) and started again on the same file. The same worker process carries on: every saga
 // ends, nothing is written twice (event ids unique, one effect per saga and step) and the
-// invariants of SPEC section 5 hold.
+// invariants hold (stock and credit conserved).
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
