@@ -10,7 +10,7 @@ test('no OpenTelemetry SDK module is loaded when OTEL_EXPORTER_OTLP_ENDPOINT is 
   const env = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
   const script = `
-    require('./worker'); require('./api/app'); require('./api/ops/ops-page'); require('./cli/stack');
+    require('./bootstrap'); require('./temporal/order-worker'); require('./api/app'); require('./api/ops/ops-page'); require('./cli/stack');
     const loaded = Object.keys(require.cache)
       .filter((k) => /opentelemetry/.test(k))
       .map((k) => k.replace(/.*node_modules\\//, '').split('/').slice(0, 2).join('/'));

@@ -80,8 +80,18 @@ const localOptions: LocalActivityOptions = {
 const remote = proxyActivities<OrderActivities>(remoteOptions);
 const local = proxyLocalActivities<OrderActivities>(localOptions);
 
+/**
+ * Attempts of a compensation before the saga parks in compensation_failed: with the backoff
+ * above (200 ms doubling to 10 s), 10 attempts span about 40 s, so a database restart or a
+ * failover does not need an operator; a compensation refused for good still ends up there.
+ */
+const COMPENSATION_MAX_ATTEMPTS = 10;
+
 function compensationActivities(input: OrderSagaInput): OrderActivities {
-  const limited = { ...retry, maximumAttempts: input.compensationMaxAttempts ?? 5 };
+  const limited = {
+    ...retry,
+    maximumAttempts: input.compensationMaxAttempts ?? COMPENSATION_MAX_ATTEMPTS,
+  };
   return input.useLocalActivities
     ? proxyLocalActivities<OrderActivities>({ ...localOptions, retry: limited })
     : proxyActivities<OrderActivities>({ ...remoteOptions, retry: limited });

@@ -194,7 +194,7 @@ test('Postgres restarted under in-flight sagas: 503s meanwhile, every saga ends,
 
   // Every saga ends, the failed restock wrote nothing, and the invariants hold.
   const all = [...before, ...contested, ...during];
-  const results = await Promise.all(all.map((id) => orders.result(id)));
+  const results = await resultsWithin(all, 90_000);
   expect(endedBeforeOutage).toBeLessThan(all.length);
   const status = new Map(all.map((id, i) => [id, results[i]!.status]));
   expect([...before, ...during].map((id) => status.get(id))).toEqual(
@@ -254,3 +254,23 @@ test('Postgres restarted under in-flight sagas: 503s meanwhile, every saga ends,
     `[drill] postgres restart: ${Date.now() - started} ms, ${probes.length} probes during the outage, slowest ${Math.max(...probes.map((p) => p.ms))} ms\n`,
   );
 });
+
+/** Every saga's result; past the deadline, fails with where each unfinished saga stands. */
+async function resultsWithin(ids: string[], ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void Promise.all(
+        ids.map(async (id) => {
+          const s = await orders.state(id).catch((err: Error) => ({ status: err.message }));
+          return `${id}: ${JSON.stringify(s)}`;
+        }),
+      ).then((lines) => reject(new Error(`sagas still open after ${ms} ms:\n${lines.join('\n')}`)));
+    }, ms);
+  });
+  try {
+    return await Promise.race([Promise.all(ids.map((id) => orders.result(id))), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
