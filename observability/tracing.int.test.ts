@@ -67,6 +67,9 @@ test('POST /orders -> StartWorkflow -> workflow -> activities -> INSERT is one t
   );
   expect(server).toBeDefined();
   expect(server!.attributes['http.method']).toBe('POST');
+  // Named by its Express route, not by the method alone.
+  expect(server!.attributes['http.route']).toBe('/orders');
+  expect(server!.name).toBe('POST /orders');
   expect(server!.attributes[CORRELATION_ID_ATTRIBUTE]).toBe('corr-traced-1');
   const trace = spans.filter((s) => s.traceId === server!.traceId);
   const byId = new Map(trace.map((s) => [s.spanId, s]));
