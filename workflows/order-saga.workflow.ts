@@ -174,331 +174,403 @@ const GUARANTEES_PATCH = 'order-saga-guarantees-v2';
 
 export async function orderSaga(rawInput: OrderSagaInput): Promise<OrderSagaResult> {
   const input = parseInput(rawInput);
-  const v2 = patched(GUARANTEES_PATCH);
-  const acts = input.useLocalActivities ? local : remote;
-  const undo = compensationActivities(input);
-  const { orderId, customerId, correlationId } = input;
-  const lines: OrderLine[] = [...input.items];
+  const saga = new OrderSaga(input, patched(GUARANTEES_PATCH));
+  saga.setHandlers();
+  return saga.run();
+}
 
-  const state: SagaState = {
-    status: 'running',
-    step: null,
-    completedSteps: [],
-    compensations: [],
-    lastError: null,
-    items: lines,
-    totalCents: orderTotalCents(lines),
-    skippedCompensations: [],
-  };
-  const compensations: Compensation[] = [];
-  const lock = new TurnLock();
-  const steps = new CancellationScope();
-  let failureReason: string | null = null;
-  let paymentConfirmed = false;
-  let retryRequested = false;
-  let skipRequest: { compensation: string; reason: string } | null = null;
-  let orderCreated = false;
+type SkipRequest = { compensation: string; reason: string };
+
+/**
+ * One saga: its state, the messages that act on it, its steps and its compensations. The
+ * flags say where the saga stands for the messages that arrive while it runs.
+ */
+class OrderSaga {
+  readonly state: SagaState;
+  private readonly acts: OrderActivities;
+  private readonly undo: OrderActivities;
+  private readonly lines: OrderLine[];
+  private readonly compensations: Compensation[] = [];
+  private readonly lock = new TurnLock();
+  private readonly steps = new CancellationScope();
+  private failureReason: string | null = null;
+  private paymentConfirmed = false;
+  private retryRequested = false;
+  private skipRequest: SkipRequest | null = null;
+  private orderCreated = false;
   /** The reservation step has run: a line added from now on reserves its own stock. */
-  let reserved = false;
+  private reserved = false;
   /** From here on the order's lines (and so the amount to pay) are final. */
-  let paymentStarted = false;
+  private paymentStarted = false;
 
-  const setStatus = (status: SagaStatus) => {
-    state.status = status;
-    upsertSearchAttributes([{ key: OrderStatusKey, value: status }]);
-  };
-  const register = (compensation: Compensation) => {
-    compensations.push(compensation);
-    state.compensations = compensations.map((c) => c.name).reverse();
-  };
-  const registerRelease = (productId: string) => {
-    const name = `releaseInventory:${productId}`;
-    if (compensations.some((c) => c.name === name)) return; // one release frees all units held
-    register({
-      name,
-      run: () =>
-        undo.releaseInventory({ orderId, productId, correlationId, step: `release:${productId}` }),
-    });
-  };
-  const runStep = async (step: SagaStep, body: () => Promise<void>) => {
-    state.step = step;
-    await body();
-    state.completedSteps.push(step);
-  };
-  const refuseUnlessPending = () => {
-    if (paymentStarted || failureReason !== null || state.status !== 'running') {
-      throw refusal(
-        `Cannot add items to order ${orderId}: ${failureReason ?? (paymentStarted ? 'payment has started' : state.status)}`,
-        'ORDER_NOT_PENDING',
-      );
-    }
-  };
-  /** Whether the order will end cancelled: a cancel request now is too late once it will not. */
-  const cancellable = () =>
-    (state.status === 'running' || state.status === 'awaiting_payment_confirmation') &&
-    state.step !== 'confirm_order';
-  const requestCancel = (reason: string | undefined): CancelOrderResult['outcome'] => {
-    if (failureReason !== null) return 'cancelled'; // already unwinding
-    if (!cancellable()) return 'too late';
-    failureReason = `cancelled: ${reason ?? 'requested by the customer'}`;
-    steps.cancel();
-    return 'cancelled';
-  };
+  constructor(
+    private readonly input: OrderSagaInput,
+    /** Recorded before GUARANTEES_PATCH: the old path, for histories that replay it. */
+    private readonly v2: boolean,
+  ) {
+    this.acts = input.useLocalActivities ? local : remote;
+    this.undo = compensationActivities(input);
+    this.lines = [...input.items];
+    this.state = {
+      status: 'running',
+      step: null,
+      completedSteps: [],
+      compensations: [],
+      lastError: null,
+      items: this.lines,
+      totalCents: orderTotalCents(this.lines),
+      skippedCompensations: [],
+    };
+  }
 
-  setHandler(sagaStateQuery, () => state);
-  setHandler(cancelOrderSignal, (raw: unknown) => {
-    const parsed = cancelReason(raw);
-    if (!parsed.ok) {
-      // A signal cannot be refused: a malformed one is logged and changes nothing.
-      log.warn('cancelOrder signal ignored: the reason must be a string', { orderId });
-      return;
-    }
-    requestCancel(parsed.reason);
-  });
-  setHandler(
-    cancelOrderUpdate,
-    (request): CancelOrderResult => ({
-      orderId,
-      outcome: requestCancel(cancelReasonOf(request)),
-      status: state.status,
-    }),
-    {
-      validator: (request) => {
-        if (!cancelReason(request).ok) {
-          throw refusal('the reason must be a string of 1 to 500 characters', 'INVALID_COMMAND');
-        }
-      },
-    },
-  );
-  setHandler(confirmPaymentSignal, () => {
-    if (!v2 || state.status === 'awaiting_payment_confirmation') {
-      paymentConfirmed = true;
-      return;
-    }
-    // Not latched: a confirmation answers the saga's question, it cannot come before it.
-    log.warn('confirmPayment signal ignored: the saga is not awaiting a confirmation', {
-      orderId,
-      status: state.status,
+  private get orderId(): string {
+    return this.input.orderId;
+  }
+
+  private get correlationId(): string {
+    return this.input.correlationId;
+  }
+
+  // ---- messages -------------------------------------------------------------------------
+
+  setHandlers(): void {
+    const { orderId, state } = this;
+    setHandler(sagaStateQuery, () => state);
+    setHandler(cancelOrderSignal, (raw: unknown) => {
+      const parsed = cancelReason(raw);
+      if (!parsed.ok) {
+        // A signal cannot be refused: a malformed one is logged and changes nothing.
+        log.warn('cancelOrder signal ignored: the reason must be a string', { orderId });
+        return;
+      }
+      this.requestCancel(parsed.reason);
     });
-  });
-  setHandler(
-    confirmPaymentUpdate,
-    (request): ConfirmPaymentResult => {
-      paymentConfirmed = true;
-      return { orderId, amountCents: request.amountCents, status: 'confirmed' };
-    },
-    {
-      validator: (request) => {
-        const { amountCents } = parseArgument(confirmPaymentSchema, request);
-        if (state.status !== 'awaiting_payment_confirmation' || paymentConfirmed) {
-          throw refusal(
-            `order ${orderId} is not awaiting a payment confirmation (saga ${state.status}, ` +
-              `step ${state.step ?? 'none'})`,
-            'PAYMENT_CONFIRMATION_NOT_AWAITED',
-            { status: state.status },
-          );
-        }
-        if (amountCents !== state.totalCents) {
-          throw refusal(
-            `confirmed ${amountCents} cents but order ${orderId} totals ${state.totalCents} cents`,
-            'PAYMENT_AMOUNT_MISMATCH',
-            { amountCents, totalCents: state.totalCents },
-          );
-        }
+    setHandler(
+      cancelOrderUpdate,
+      (request): CancelOrderResult => ({
+        orderId,
+        outcome: this.requestCancel(cancelReasonOf(request)),
+        status: state.status,
+      }),
+      {
+        validator: (request) => {
+          if (!cancelReason(request).ok) {
+            throw refusal('the reason must be a string of 1 to 500 characters', 'INVALID_COMMAND');
+          }
+        },
       },
-    },
-  );
-  setHandler(retryCompensationSignal, () => {
-    retryRequested = true;
-  });
-  setHandler(
-    skipCompensationUpdate,
-    async (request) => {
-      const { compensation, reason } = parseArgument(skipCompensationSchema, request);
-      skipRequest = { compensation, reason };
-      await condition(() => state.skippedCompensations.some((s) => s.name === compensation));
-      return { orderId, skipped: compensation, status: state.status };
-    },
-    {
-      validator: (request) => {
-        const { compensation } = parseArgument(skipCompensationSchema, request);
-        const failing = compensations[compensations.length - 1]?.name;
-        if (state.status !== 'compensation_failed' || skipRequest !== null) {
-          throw refusal(
-            `order ${orderId} has no failed compensation to skip (saga ${state.status})`,
-            'COMPENSATION_NOT_FAILED',
-          );
-        }
-        if (compensation !== failing) {
-          throw refusal(
-            `the failed compensation of order ${orderId} is ${failing}, not ${compensation}`,
-            'UNKNOWN_COMPENSATION',
-            { failing },
-          );
-        }
-      },
-    },
-  );
-  setHandler(
-    addItemUpdate,
-    async (raw): Promise<AddItemResult> => {
-      const line = parseArgument(orderLineSchema, raw);
-      // The order must exist before a line is appended to it.
-      await condition(() => orderCreated || failureReason !== null || paymentStarted);
-      return lock.run(async () => {
-        refuseUnlessPending();
-        const index = lines.length;
-        if (reserved) {
-          registerRelease(line.productId);
-          await acts.reserveInventory({
-            orderId,
-            productId: line.productId,
-            // The order's total for this product: the activity reserves the difference.
-            quantity: quantitiesByProduct([...lines, line]).get(line.productId)!,
-            correlationId,
-            step: `add_item:${index}:reserve`,
-          });
-        }
-        await acts.addItem({ orderId, line, correlationId, step: `add_item:${index}` });
-        lines.push(line);
-        state.totalCents = orderTotalCents(lines);
-        upsertSearchAttributes([{ key: OrderTotalCentsKey, value: state.totalCents }]);
-        return { orderId, items: [...lines], totalCents: state.totalCents };
+    );
+    setHandler(confirmPaymentSignal, () => {
+      if (!this.v2 || state.status === 'awaiting_payment_confirmation') {
+        this.paymentConfirmed = true;
+        return;
+      }
+      // Not latched: a confirmation answers the saga's question, it cannot come before it.
+      log.warn('confirmPayment signal ignored: the saga is not awaiting a confirmation', {
+        orderId,
+        status: state.status,
       });
-    },
-    {
+    });
+    setHandler(
+      confirmPaymentUpdate,
+      (request): ConfirmPaymentResult => {
+        this.paymentConfirmed = true;
+        return { orderId, amountCents: request.amountCents, status: 'confirmed' };
+      },
+      { validator: (request) => this.validateConfirmation(request) },
+    );
+    setHandler(retryCompensationSignal, () => {
+      this.retryRequested = true;
+    });
+    setHandler(
+      skipCompensationUpdate,
+      async (request) => {
+        const { compensation, reason } = parseArgument(skipCompensationSchema, request);
+        this.skipRequest = { compensation, reason };
+        await condition(() => state.skippedCompensations.some((s) => s.name === compensation));
+        return { orderId, skipped: compensation, status: state.status };
+      },
+      { validator: (request) => this.validateSkip(request) },
+    );
+    setHandler(addItemUpdate, (raw) => this.addItem(raw), {
       // Runs before the update is written to history: a refused update leaves no trace.
       validator: (raw) => {
-        refuseUnlessPending();
+        this.refuseUnlessPending();
         const line = parseArgument(orderLineSchema, raw);
-        if (safeTotalCents([...lines, line]) === undefined) {
+        if (safeTotalCents([...this.lines, line]) === undefined) {
           throw refusal(
             `the order total would exceed ${Number.MAX_SAFE_INTEGER} cents`,
             'INVALID_COMMAND',
           );
         }
       },
-    },
-  );
-
-  upsertSearchAttributes([
-    { key: CustomerIdKey, value: customerId },
-    { key: OrderTotalCentsKey, value: state.totalCents },
-    { key: OrderStatusKey, value: 'running' },
-  ]);
-
-  try {
-    await steps.run(async () => {
-      register({
-        name: 'cancelOrder',
-        run: () =>
-          undo.cancelOrder({
-            orderId,
-            reason: failureReason ?? 'saga failed',
-            correlationId,
-            step: 'cancel_order',
-            createdByStep: 'create_order',
-          }),
-      });
-      await lock.run(() =>
-        runStep('create_order', () =>
-          acts.createOrder({
-            orderId,
-            customerId,
-            currency: input.currency,
-            items: [...lines],
-            shippingAddress: input.shippingAddress,
-            correlationId,
-            step: 'create_order',
-          }),
-        ),
-      );
-      orderCreated = true;
-
-      await lock.run(() =>
-        runStep('reserve_inventory', async () => {
-          for (const [productId, quantity] of quantitiesByProduct(lines)) {
-            registerRelease(productId);
-            await acts.reserveInventory({
-              orderId,
-              productId,
-              quantity,
-              correlationId,
-              step: `reserve:${productId}`,
-            });
-          }
-          reserved = true;
-        }),
-      );
-
-      await lock.run(async () => {
-        paymentStarted = true;
-      });
-      await runStep('process_payment', async () => {
-        if (state.totalCents > input.paymentConfirmationThresholdCents) {
-          setStatus('awaiting_payment_confirmation');
-          const confirmed = await condition(
-            () => paymentConfirmed,
-            input.paymentConfirmationTimeoutMs,
-          );
-          if (!confirmed) {
-            throw refusal(
-              `payment was not confirmed within ${input.paymentConfirmationTimeoutMs} ms`,
-              'PAYMENT_CONFIRMATION_TIMEOUT',
-            );
-          }
-          setStatus('running');
-        }
-        register({
-          name: 'refundPayment',
-          run: () => undo.refundPayment({ orderId, customerId, correlationId, step: 'refund' }),
-        });
-        await acts.chargePayment({
-          orderId,
-          customerId,
-          amountCents: state.totalCents,
-          correlationId,
-          step: 'charge',
-        });
-      });
     });
-    // A cancel accepted while the charge was finishing: the step completed, the order must
-    // still end cancelled (the cancel answered "cancelled").
-    if (v2 && failureReason !== null) throw refusal(failureReason, 'CANCELLED');
-
-    // Outside the cancellable scope: a cancel request that arrives now is too late. A
-    // Temporal cancellation cannot interrupt it either: confirm commits one product after
-    // another, and an interrupted confirm would leave committed stock behind a cancelled order.
-    const confirm = () =>
-      runStep('confirm_order', () =>
-        acts.confirmOrder({
-          orderId,
-          productIds: [...quantitiesByProduct(lines).keys()],
-          correlationId,
-          step: 'confirm',
-        }),
-      );
-    await (v2 ? CancellationScope.nonCancellable(confirm) : confirm());
-  } catch (err) {
-    failureReason ??= describeFailure(err);
-    state.lastError = failureReason;
-    await CancellationScope.nonCancellable(() => lock.run(compensate));
-    setStatus('cancelled');
-    state.step = null;
-    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
-    return { orderId, status: 'cancelled', reason: failureReason };
   }
 
-  compensations.length = 0;
-  state.compensations = [];
-  state.step = null;
-  setStatus('completed');
-  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
-  return { orderId, status: 'completed', reason: null };
+  private validateConfirmation(request: unknown): void {
+    const { orderId, state } = this;
+    const { amountCents } = parseArgument(confirmPaymentSchema, request);
+    if (state.status !== 'awaiting_payment_confirmation' || this.paymentConfirmed) {
+      throw refusal(
+        `order ${orderId} is not awaiting a payment confirmation (saga ${state.status}, ` +
+          `step ${state.step ?? 'none'})`,
+        'PAYMENT_CONFIRMATION_NOT_AWAITED',
+        { status: state.status },
+      );
+    }
+    if (amountCents !== state.totalCents) {
+      throw refusal(
+        `confirmed ${amountCents} cents but order ${orderId} totals ${state.totalCents} cents`,
+        'PAYMENT_AMOUNT_MISMATCH',
+        { amountCents, totalCents: state.totalCents },
+      );
+    }
+  }
 
-  async function compensate(): Promise<void> {
+  private validateSkip(request: unknown): void {
+    const { orderId, state } = this;
+    const { compensation } = parseArgument(skipCompensationSchema, request);
+    const failing = this.compensations[this.compensations.length - 1]?.name;
+    if (state.status !== 'compensation_failed' || this.skipRequest !== null) {
+      throw refusal(
+        `order ${orderId} has no failed compensation to skip (saga ${state.status})`,
+        'COMPENSATION_NOT_FAILED',
+      );
+    }
+    if (compensation !== failing) {
+      throw refusal(
+        `the failed compensation of order ${orderId} is ${failing}, not ${compensation}`,
+        'UNKNOWN_COMPENSATION',
+        { failing },
+      );
+    }
+  }
+
+  private async addItem(raw: unknown): Promise<AddItemResult> {
+    const { orderId, correlationId, lines, state } = this;
+    const line = parseArgument(orderLineSchema, raw);
+    // The order must exist before a line is appended to it.
+    await condition(() => this.orderCreated || this.failureReason !== null || this.paymentStarted);
+    return this.lock.run(async () => {
+      this.refuseUnlessPending();
+      const index = lines.length;
+      if (this.reserved) {
+        this.registerRelease(line.productId);
+        await this.acts.reserveInventory({
+          orderId,
+          productId: line.productId,
+          // The order's total for this product: the activity reserves the difference.
+          quantity: quantitiesByProduct([...lines, line]).get(line.productId)!,
+          correlationId,
+          step: `add_item:${index}:reserve`,
+        });
+      }
+      await this.acts.addItem({ orderId, line, correlationId, step: `add_item:${index}` });
+      lines.push(line);
+      state.totalCents = orderTotalCents(lines);
+      upsertSearchAttributes([{ key: OrderTotalCentsKey, value: state.totalCents }]);
+      return { orderId, items: [...lines], totalCents: state.totalCents };
+    });
+  }
+
+  private refuseUnlessPending(): void {
+    if (this.paymentStarted || this.failureReason !== null || this.state.status !== 'running') {
+      const why =
+        this.failureReason ?? (this.paymentStarted ? 'payment has started' : this.state.status);
+      throw refusal(`Cannot add items to order ${this.orderId}: ${why}`, 'ORDER_NOT_PENDING');
+    }
+  }
+
+  /** Whether the order will end cancelled: a cancel request now is too late once it will not. */
+  private cancellable(): boolean {
+    return (
+      (this.state.status === 'running' || this.state.status === 'awaiting_payment_confirmation') &&
+      this.state.step !== 'confirm_order'
+    );
+  }
+
+  private requestCancel(reason: string | undefined): CancelOrderResult['outcome'] {
+    if (this.failureReason !== null) return 'cancelled'; // already unwinding
+    if (!this.cancellable()) return 'too late';
+    this.failureReason = `cancelled: ${reason ?? 'requested by the customer'}`;
+    this.steps.cancel();
+    return 'cancelled';
+  }
+
+  // ---- the steps ------------------------------------------------------------------------
+
+  async run(): Promise<OrderSagaResult> {
+    const { orderId, state } = this;
+    upsertSearchAttributes([
+      { key: CustomerIdKey, value: this.input.customerId },
+      { key: OrderTotalCentsKey, value: state.totalCents },
+      { key: OrderStatusKey, value: 'running' },
+    ]);
+
+    try {
+      await this.steps.run(async () => {
+        await this.createOrder();
+        await this.reserveInventory();
+        await this.lock.run(async () => {
+          this.paymentStarted = true;
+        });
+        await this.processPayment();
+      });
+      // A cancel accepted while the charge was finishing: the step completed, the order must
+      // still end cancelled (the cancel answered "cancelled").
+      if (this.v2 && this.failureReason !== null) throw refusal(this.failureReason, 'CANCELLED');
+
+      // Outside the cancellable scope: a cancel request that arrives now is too late. A
+      // Temporal cancellation cannot interrupt it either: confirm commits one product after
+      // another, and an interrupted confirm would leave committed stock behind a cancelled
+      // order.
+      const confirm = () => this.confirmOrder();
+      await (this.v2 ? CancellationScope.nonCancellable(confirm) : confirm());
+    } catch (err) {
+      this.failureReason ??= describeFailure(err);
+      state.lastError = this.failureReason;
+      await CancellationScope.nonCancellable(() => this.lock.run(() => this.compensate()));
+      this.setStatus('cancelled');
+      state.step = null;
+      await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+      return { orderId, status: 'cancelled', reason: this.failureReason };
+    }
+
+    this.compensations.length = 0;
+    state.compensations = [];
+    state.step = null;
+    this.setStatus('completed');
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    return { orderId, status: 'completed', reason: null };
+  }
+
+  private async createOrder(): Promise<void> {
+    const { orderId, correlationId, input } = this;
+    this.register({
+      name: 'cancelOrder',
+      run: () =>
+        this.undo.cancelOrder({
+          orderId,
+          reason: this.failureReason ?? 'saga failed',
+          correlationId,
+          step: 'cancel_order',
+          createdByStep: 'create_order',
+        }),
+    });
+    await this.lock.run(() =>
+      this.runStep('create_order', () =>
+        this.acts.createOrder({
+          orderId,
+          customerId: input.customerId,
+          currency: input.currency,
+          items: [...this.lines],
+          shippingAddress: input.shippingAddress,
+          correlationId,
+          step: 'create_order',
+        }),
+      ),
+    );
+    this.orderCreated = true;
+  }
+
+  private async reserveInventory(): Promise<void> {
+    await this.lock.run(() =>
+      this.runStep('reserve_inventory', async () => {
+        for (const [productId, quantity] of quantitiesByProduct(this.lines)) {
+          this.registerRelease(productId);
+          await this.acts.reserveInventory({
+            orderId: this.orderId,
+            productId,
+            quantity,
+            correlationId: this.correlationId,
+            step: `reserve:${productId}`,
+          });
+        }
+        this.reserved = true;
+      }),
+    );
+  }
+
+  private async processPayment(): Promise<void> {
+    const { orderId, correlationId, input, state } = this;
+    const { customerId } = input;
+    await this.runStep('process_payment', async () => {
+      if (state.totalCents > input.paymentConfirmationThresholdCents) {
+        this.setStatus('awaiting_payment_confirmation');
+        const confirmed = await condition(
+          () => this.paymentConfirmed,
+          input.paymentConfirmationTimeoutMs,
+        );
+        if (!confirmed) {
+          throw refusal(
+            `payment was not confirmed within ${input.paymentConfirmationTimeoutMs} ms`,
+            'PAYMENT_CONFIRMATION_TIMEOUT',
+          );
+        }
+        this.setStatus('running');
+      }
+      this.register({
+        name: 'refundPayment',
+        run: () => this.undo.refundPayment({ orderId, customerId, correlationId, step: 'refund' }),
+      });
+      await this.acts.chargePayment({
+        orderId,
+        customerId,
+        amountCents: state.totalCents,
+        correlationId,
+        step: 'charge',
+      });
+    });
+  }
+
+  private confirmOrder(): Promise<void> {
+    return this.runStep('confirm_order', () =>
+      this.acts.confirmOrder({
+        orderId: this.orderId,
+        productIds: [...quantitiesByProduct(this.lines).keys()],
+        correlationId: this.correlationId,
+        step: 'confirm',
+      }),
+    );
+  }
+
+  private async runStep(step: SagaStep, body: () => Promise<void>): Promise<void> {
+    this.state.step = step;
+    await body();
+    this.state.completedSteps.push(step);
+  }
+
+  private setStatus(status: SagaStatus): void {
+    this.state.status = status;
+    upsertSearchAttributes([{ key: OrderStatusKey, value: status }]);
+  }
+
+  // ---- compensations --------------------------------------------------------------------
+
+  private register(compensation: Compensation): void {
+    this.compensations.push(compensation);
+    this.state.compensations = this.compensations.map((c) => c.name).reverse();
+  }
+
+  private registerRelease(productId: string): void {
+    const name = `releaseInventory:${productId}`;
+    if (this.compensations.some((c) => c.name === name)) return; // one release frees all units held
+    this.register({
+      name,
+      run: () =>
+        this.undo.releaseInventory({
+          orderId: this.orderId,
+          productId,
+          correlationId: this.correlationId,
+          step: `release:${productId}`,
+        }),
+    });
+  }
+
+  private async compensate(): Promise<void> {
+    const { compensations, state } = this;
     state.step = 'compensate';
-    setStatus('compensating');
+    this.setStatus('compensating');
     for (;;) {
       const next = compensations[compensations.length - 1];
       if (!next) return;
@@ -508,30 +580,32 @@ export async function orderSaga(rawInput: OrderSagaInput): Promise<OrderSagaResu
         state.compensations = compensations.map((c) => c.name).reverse();
       } catch (err) {
         state.lastError = `compensation ${next.name} failed: ${describeFailure(err)}`;
-        setStatus('compensation_failed');
-        retryRequested = false;
-        await condition(() => retryRequested || skipRequest !== null);
-        const skip: { compensation: string; reason: string } | null = skipRequest;
-        if (skip) {
-          // The operator gives this compensation up: recorded in the event store, then dropped.
-          // Retried without limit (an append with any version can only fail transiently): a
-          // failure escaping here would close the saga with compensations still owed.
-          await acts.recordCompensationSkipped({
-            orderId,
-            compensation: skip.compensation,
-            reason: skip.reason,
-            error: state.lastError,
-            correlationId,
-            step: `skip:${skip.compensation}`,
-          });
-          compensations.pop();
-          state.compensations = compensations.map((c) => c.name).reverse();
-          state.skippedCompensations.push({ name: skip.compensation, reason: skip.reason });
-          skipRequest = null;
-        }
-        setStatus('compensating');
+        this.setStatus('compensation_failed');
+        this.retryRequested = false;
+        await condition(() => this.retryRequested || this.skipRequest !== null);
+        const skip = this.skipRequest;
+        if (skip) await this.skip(skip);
+        this.setStatus('compensating');
       }
     }
+  }
+
+  /** The operator gives the failed compensation up: recorded in the event store, then dropped. */
+  private async skip(skip: SkipRequest): Promise<void> {
+    // Retried without limit (an append with any version can only fail transiently): a failure
+    // escaping here would close the saga with compensations still owed.
+    await this.acts.recordCompensationSkipped({
+      orderId: this.orderId,
+      compensation: skip.compensation,
+      reason: skip.reason,
+      error: this.state.lastError,
+      correlationId: this.correlationId,
+      step: `skip:${skip.compensation}`,
+    });
+    this.compensations.pop();
+    this.state.compensations = this.compensations.map((c) => c.name).reverse();
+    this.state.skippedCompensations.push({ name: skip.compensation, reason: skip.reason });
+    this.skipRequest = null;
   }
 }
 
