@@ -1,10 +1,11 @@
 // createApp(deps): the Express app, without listen(), so tests drive it with supertest.
 // Reads come from the read models (READ_DATABASE_URL); order writes go through the Temporal
 // client, catalog writes through the event store. Every error leaves as problem+json.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { type Kysely, sql } from 'kysely';
+import { bearerAccepted } from './bearer';
 import type { Logger } from 'pino';
 import { v5 as uuidv5 } from 'uuid';
 import { grantCredit, restockProduct } from '../catalog/catalog';
@@ -80,13 +81,8 @@ const IDEMPOTENCY_NAMESPACE = '6c0d1f7e-3a52-4c1b-9e0f-5d8a2b7c4e91';
  * takes no writes, rather than taking them from anyone.
  */
 function requireBearer(accepted: readonly string[], detail: string) {
-  const expected = accepted.map((token) => Buffer.from(`Bearer ${token}`));
   return (req: Request, res: Response, next: NextFunction) => {
-    const given = Buffer.from(req.get('authorization') ?? '');
-    // Compare with every token (no early exit), so timing does not tell which one is near.
-    let ok = false;
-    for (const e of expected) if (given.length === e.length && timingSafeEqual(given, e)) ok = true;
-    if (ok) return next();
+    if (bearerAccepted(req.get('authorization'), accepted)) return next();
     res.set('www-authenticate', 'Bearer');
     next(new HttpProblem(401, 'Unauthorized', detail));
   };

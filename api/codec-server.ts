@@ -5,13 +5,13 @@
 // codec endpoint setting).
 // It decrypts for whoever it answers, so it never answers everyone: with a token configured it
 // needs one; without, it answers loopback clients only (docs/security.md).
-import { timingSafeEqual } from 'node:crypto';
 import { BlockList } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { createDataConverter } from '../temporal/data-converter';
+import { bearerAccepted } from './bearer';
 
 export interface CodecRouterOptions {
   /** Applied in order on encode, in reverse on decode (like the data converter). */
@@ -67,9 +67,7 @@ function problem(res: Response, status: number, title: string, detail: string) {
 export function createCodecRouter(options: CodecRouterOptions): Router {
   const router = Router();
   const allowed = new Set(options.allowedOrigins);
-  const expected = (options.tokens ?? [])
-    .filter((t): t is string => t !== undefined && t !== '')
-    .map((t) => Buffer.from(`Bearer ${t}`));
+  const expected = (options.tokens ?? []).filter((t): t is string => t !== undefined && t !== '');
 
   const cors = (req: Request, res: Response, next: NextFunction) => {
     const origin = req.get('origin');
@@ -108,10 +106,7 @@ export function createCodecRouter(options: CodecRouterOptions): Router {
       );
       return;
     }
-    const given = Buffer.from(req.get('authorization') ?? '');
-    let ok = false;
-    for (const e of expected) if (given.length === e.length && timingSafeEqual(given, e)) ok = true;
-    if (ok) return next();
+    if (bearerAccepted(req.get('authorization'), expected)) return next();
     res.set('www-authenticate', 'Bearer');
     problem(res, 401, 'Unauthorized', 'a valid Authorization: Bearer token is required');
   };

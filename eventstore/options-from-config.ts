@@ -10,7 +10,6 @@ export interface EventStoreSettings {
   decryptionKeys?: readonly Buffer[];
   snapshotInterval: number;
   snapshotIntervalByType?: Record<string, number>;
-  aggregateCacheSize?: number;
 }
 
 export function eventStoreOptionsFromConfig(

@@ -3,7 +3,6 @@
 // Server-rendered HTML swapped in by htmx; a Server-Sent Events stream pushes a new snapshot
 // when the change feed (LISTEN domain_events) says the log moved and the projections have
 // applied it, and on a timer for what lives in Temporal visibility.
-import { timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { parse as parseCookie } from 'cookie';
@@ -17,6 +16,7 @@ import {
   listCompensationFailed,
 } from '../../observability/compensation-failed';
 import { listOrders, orderStats, type ProjectionDb, projectionStatus } from '../../projections';
+import { bearerAccepted, tokenAccepted } from '../bearer';
 import { idSchema } from '../schemas';
 import { type Html, html } from './html';
 import { type OpsSnapshot, renderPage, renderSnapshot, type StockRow } from './ops-view';
@@ -70,23 +70,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const TOKEN_COOKIE = 'ops_token';
 
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** The read guard of the page: a bearer header or the page's cookie, set from `?token=`. */
 function readGuard(tokens: readonly string[]) {
-  const accepted = (given: string | undefined) =>
-    given !== undefined && tokens.some((t) => sameToken(given, t));
   return (req: Request, res: Response, next: () => void) => {
     if (tokens.length === 0) return next();
-    const header = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
     const cookie = parseCookie(req.get('cookie') ?? '')[TOKEN_COOKIE];
-    if (accepted(header) || accepted(cookie)) return next();
+    if (bearerAccepted(req.get('authorization'), tokens) || tokenAccepted(cookie, tokens)) {
+      return next();
+    }
     const query = req.query.token;
-    if (req.method === 'GET' && typeof query === 'string' && accepted(query)) {
+    if (req.method === 'GET' && typeof query === 'string' && tokenAccepted(query, tokens)) {
       res.cookie(TOKEN_COOKIE, query, {
         httpOnly: true,
         sameSite: 'strict',
@@ -248,12 +241,8 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
     res.type(asset.type).set('cache-control', 'public, max-age=300').sendFile(asset.file);
   });
 
-  const expected = deps.apiToken ? Buffer.from(`Bearer ${deps.apiToken}`) : undefined;
-  const authorized = (req: Request) => {
-    if (!expected) return true;
-    const given = Buffer.from(req.get('authorization') ?? '');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  };
+  const authorized = (req: Request) =>
+    deps.apiToken === undefined || bearerAccepted(req.get('authorization'), [deps.apiToken]);
 
   router.post('/orders/:id/retry-compensation', async (req, res) => {
     if (!authorized(req)) {
