@@ -7,6 +7,7 @@ import { allProjections, ProjectionRunner } from '../projections';
 import { appendHistory } from '../test/sample-history';
 import { referenceRows } from '../test/sql-fold';
 import {
+  refuseWrites,
   createTestDatabase,
   eventually,
   startTestWorker,
@@ -274,16 +275,12 @@ describe('saga writes', () => {
       .send({ cents: 10_000_00 })
       .expect(200);
     // Reservations of the product fail until the trigger goes: the saga stays in reserve.
-    await t.pool.query(`
-      CREATE FUNCTION refuse_http_reserve() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.event_type = 'StockReserved' AND NEW.aggregate_id = '${product}' THEN
-          RAISE EXCEPTION 'reservation refused by the test';
-        END IF;
-        RETURN NEW;
-      END $$;
-      CREATE TRIGGER refuse_http_reserve BEFORE INSERT ON domain_events
-        FOR EACH ROW EXECUTE FUNCTION refuse_http_reserve();`);
+    const allowReservations = await refuseWrites(
+      t.pool,
+      'StockReserved',
+      product,
+      'reservation refused by the test',
+    );
     let added: Promise<request.Response>;
     try {
       await request(app)
@@ -329,7 +326,7 @@ describe('saga writes', () => {
           : undefined,
       );
     } finally {
-      await t.pool.query('DROP TRIGGER refuse_http_reserve ON domain_events');
+      await allowReservations();
     }
     const first = await added;
     expect(first.status).toBe(200);

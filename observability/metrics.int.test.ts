@@ -16,7 +16,7 @@ import { createApp } from '../api/app';
 import { createOrderClient, type OrderClient } from '../client/order-client';
 import { grantCredit, restockProduct } from '../catalog/catalog';
 import { allProjections, ProjectionRunner } from '../projections';
-import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
+import { createTestDatabase, eventually, refuseWrites, type TestDatabase } from '../test/harness';
 import { exposedMetricNames, promqlMetricNames } from '../test/promql';
 import { createOrderWorker } from '../temporal/order-worker';
 import {
@@ -144,21 +144,19 @@ test('order_sagas_compensation_failed counts the parked sagas, refreshed on a ti
     const value = async () =>
       (await registry.getSingleMetric('order_sagas_compensation_failed')!.get()).values[0]?.value;
     await eventually(async () => ((await value()) === 0 ? true : undefined));
-    await t.pool.query(`
-      CREATE FUNCTION refuse_release() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.event_type = 'ReservationReleased' THEN RAISE EXCEPTION 'refused by the test'; END IF;
-        RETURN NEW;
-      END $$;
-      CREATE TRIGGER refuse_release BEFORE INSERT ON domain_events
-        FOR EACH ROW EXECUTE FUNCTION refuse_release();`);
+    const allowReleases = await refuseWrites(
+      t.pool,
+      'ReservationReleased',
+      undefined,
+      'refused by the test',
+    );
     await orders.start({
       orderId: 'm-stuck',
       customerId: 'm-poor',
       items: [{ productId: 'm-product', quantity: 1, unitPriceCents: 1000 }],
     });
     await eventually(async () => ((await value()) === 1 ? true : undefined), 30_000, 'gauge = 1');
-    await t.pool.query('DROP TRIGGER refuse_release ON domain_events');
+    await allowReleases();
     await orders.retryCompensation('m-stuck');
     await expect(orders.result('m-stuck')).resolves.toMatchObject({ status: 'cancelled' });
     await eventually(async () => ((await value()) === 0 ? true : undefined), 30_000, 'gauge = 0');

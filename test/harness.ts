@@ -186,3 +186,28 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Makes every write of `eventType` (to `aggregateId`, or to any aggregate) fail with `message`
+ * until the returned function runs: a real Postgres refusal, for the saga's failure paths.
+ */
+export async function refuseWrites(
+  pool: pg.Pool,
+  eventType: string,
+  aggregateId?: string,
+  message = `${eventType} refused by the test`,
+): Promise<() => Promise<void>> {
+  const name = `refuse_${randomUUID().replace(/-/g, '')}`;
+  const target = aggregateId === undefined ? '' : ` AND NEW.aggregate_id = '${aggregateId}'`;
+  await pool.query(`
+    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.event_type = '${eventType}'${target} THEN RAISE EXCEPTION '${message}'; END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER ${name} BEFORE INSERT ON domain_events
+      FOR EACH ROW EXECUTE FUNCTION ${name}();`);
+  return async () => {
+    await pool.query(`DROP TRIGGER ${name} ON domain_events`);
+  };
+}

@@ -9,6 +9,7 @@ import { grantCredit, restockProduct } from '../catalog/catalog';
 import { createOrderClient, SagaFinishedError, type OrderClient } from '../client/order-client';
 import { DomainError } from '../domain/shared';
 import {
+  refuseWrites,
   createTestDatabase,
   eventually,
   startTestWorker,
@@ -287,16 +288,12 @@ test('a Temporal cancellation while confirm is retrying leaves no half-confirmed
   await restockProduct(database.store, b, 5);
   await grantCredit(database.store, id('c-cancel-confirm'), 100_00);
   // Commits of B fail until the trigger is dropped: confirm commits A, then retries on B.
-  await database.pool.query(`
-    CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.event_type = 'ReservationCommitted' AND NEW.aggregate_id = '${b}' THEN
-        RAISE EXCEPTION 'commit refused by the test';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER refuse_commit BEFORE INSERT ON domain_events
-      FOR EACH ROW EXECUTE FUNCTION refuse_commit();`);
+  const allowCommits = await refuseWrites(
+    database.pool,
+    'ReservationCommitted',
+    b,
+    'commit refused by the test',
+  );
   try {
     await orders.start({
       orderId,
@@ -326,7 +323,7 @@ test('a Temporal cancellation while confirm is retrying leaves no half-confirmed
     await new Promise((r) => setTimeout(r, 500));
     expect(await orders.state(orderId)).toMatchObject({ step: 'confirm_order' });
   } finally {
-    await database.pool.query('DROP TRIGGER refuse_commit ON domain_events');
+    await allowCommits();
   }
   await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
   expect(await types('Inventory', a)).toEqual([
@@ -343,31 +340,13 @@ test('a Temporal cancellation while confirm is retrying leaves no half-confirmed
   await recordHistoryIfAsked(worker.client, `order-${orderId}`, 'cancel-during-confirm');
 });
 
-/** Makes every write of `eventType` to `aggregateId` fail until the returned function runs. */
-async function refuseWrites(eventType: string, aggregateId: string): Promise<() => Promise<void>> {
-  const name = `refuse_${randomUUID().replace(/-/g, '')}`;
-  await database.pool.query(`
-    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.event_type = '${eventType}' AND NEW.aggregate_id = '${aggregateId}' THEN
-        RAISE EXCEPTION '${eventType} refused by the test';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER ${name} BEFORE INSERT ON domain_events
-      FOR EACH ROW EXECUTE FUNCTION ${name}();`);
-  return async () => {
-    await database.pool.query(`DROP TRIGGER ${name} ON domain_events`);
-  };
-}
-
 describe('confirmation answers the question', () => {
   test('an early confirmation is refused and not latched; a wrong amount is refused', async () => {
     const orderId = id('early');
     const product = id('P-early');
     await restockProduct(database.store, product, 5);
     await grantCredit(database.store, id('c-early'), 10_000_00);
-    const unblock = await refuseWrites('StockReserved', product);
+    const unblock = await refuseWrites(database.pool, 'StockReserved', product);
     try {
       await orders.start({
         orderId,
@@ -412,7 +391,7 @@ describe('confirmation answers the question', () => {
     const product = id('P-small-confirm');
     await restockProduct(database.store, product, 5);
     await grantCredit(database.store, id('c-small-confirm'), 100_00);
-    const unblock = await refuseWrites('StockReserved', product);
+    const unblock = await refuseWrites(database.pool, 'StockReserved', product);
     try {
       await orders.start({
         orderId,
@@ -435,7 +414,7 @@ test('addItem refuses a line that takes the total past 2^53 cents; the saga goes
   const product = id('P-overflow');
   await restockProduct(database.store, product, 5);
   await grantCredit(database.store, id('c-overflow'), 100_00);
-  const unblock = await refuseWrites('StockReserved', product);
+  const unblock = await refuseWrites(database.pool, 'StockReserved', product);
   try {
     await orders.start({
       orderId,
@@ -474,7 +453,7 @@ test('skipCompensation lets an operator give up a compensation; recorded, visibl
   const product = id('P-skip');
   await restockProduct(database.store, product, 5);
   await grantCredit(database.store, id('c-skip'), 100);
-  const unblock = await refuseWrites('ReservationReleased', product);
+  const unblock = await refuseWrites(database.pool, 'ReservationReleased', product);
   try {
     // Declined (1.00 of credit for 20.00): the release is refused, twice, and the saga parks.
     await orders.start({
@@ -534,7 +513,7 @@ describe('cancel answers whether it took effect', () => {
     await restockProduct(database.store, a, 5);
     await restockProduct(database.store, b, 5);
     await grantCredit(database.store, id('c-answer'), 100_00);
-    const unblock = await refuseWrites('ReservationCommitted', b);
+    const unblock = await refuseWrites(database.pool, 'ReservationCommitted', b);
     try {
       await orders.start({
         orderId,
@@ -554,7 +533,7 @@ describe('cancel answers whether it took effect', () => {
     await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
 
     const other = id('cancel-answer-2');
-    const unblock2 = await refuseWrites('StockReserved', a);
+    const unblock2 = await refuseWrites(database.pool, 'StockReserved', a);
     try {
       await orders.start({
         orderId: other,
@@ -580,7 +559,7 @@ describe('cancel answers whether it took effect', () => {
     await restockProduct(database.store, product, 10);
     await grantCredit(database.store, id('c-update-id'), 10_000_00);
     const line = { productId: product, quantity: 2, unitPriceCents: 100 };
-    const unblock = await refuseWrites('StockReserved', product);
+    const unblock = await refuseWrites(database.pool, 'StockReserved', product);
     let first: Promise<unknown>;
     try {
       // A large order: once the line is in, the saga waits for its confirmation.

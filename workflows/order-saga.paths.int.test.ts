@@ -14,6 +14,7 @@ import {
 import type { OrderLine } from '../domain/order';
 import { DomainError } from '../domain/shared';
 import {
+  refuseWrites,
   createTestDatabase,
   eventually,
   startTestWorker,
@@ -420,16 +421,12 @@ test('a compensation that keeps failing parks the saga until retryCompensation',
   await stock(product, 5);
   await grantCredit(database.store, id('c-stuck'), 100);
   // Releases of this product fail until the trigger is dropped.
-  await database.pool.query(`
-    CREATE FUNCTION refuse_release() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.event_type = 'ReservationReleased' AND NEW.aggregate_id = '${product}' THEN
-        RAISE EXCEPTION 'release refused by the test';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER refuse_release BEFORE INSERT ON domain_events
-      FOR EACH ROW EXECUTE FUNCTION refuse_release();`);
+  const allowReleases = await refuseWrites(
+    database.pool,
+    'ReservationReleased',
+    product,
+    'release refused by the test',
+  );
 
   // Declined payment (credit 1.00 for 20.00): the saga compensates and the release fails.
   await orders.start({
@@ -455,7 +452,7 @@ test('a compensation that keeps failing parks the saga until retryCompensation',
   expect(await types('Inventory', product)).toEqual(['StockRestocked', 'StockReserved']);
 
   // The operator fixes the cause and asks for a retry.
-  await database.pool.query('DROP TRIGGER refuse_release ON domain_events');
+  await allowReleases();
   await orders.retryCompensation(orderId);
   const result = await orders.result(orderId);
   expect(result.status).toBe('cancelled');

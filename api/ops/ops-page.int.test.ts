@@ -9,6 +9,7 @@ import { createChangeFeed, type ChangeFeed } from '../../observability/change-fe
 import { allProjections, ProjectionRunner } from '../../projections';
 import { appendHistory } from '../../test/sample-history';
 import {
+  refuseWrites,
   createTestDatabase,
   eventually,
   startTestWorker,
@@ -160,16 +161,12 @@ test('a saga in compensation_failed is listed, and its button sends retryCompens
     .send({ cents: 1 })
     .expect(200);
   // The release of this product fails until the trigger is dropped.
-  await t.pool.query(`
-    CREATE FUNCTION refuse_release() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.event_type = 'ReservationReleased' AND NEW.aggregate_id = '${product}' THEN
-        RAISE EXCEPTION 'release refused by the test';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER refuse_release BEFORE INSERT ON domain_events
-      FOR EACH ROW EXECUTE FUNCTION refuse_release();`);
+  const allowReleases = await refuseWrites(
+    t.pool,
+    'ReservationReleased',
+    product,
+    'release refused by the test',
+  );
   // Declined payment: the saga compensates, and the release keeps failing.
   await worker.orders.start({
     orderId: 'ops-stuck-1',
@@ -185,7 +182,7 @@ test('a saga in compensation_failed is listed, and its button sends retryCompens
   await page.waitForSelector('#flash:has-text("valid API token")', { timeout: 5000 });
   expect((await worker.orders.state('ops-stuck-1')).status).toBe('compensation_failed');
 
-  await t.pool.query('DROP TRIGGER refuse_release ON domain_events');
+  await allowReleases();
   await page.fill('#token', TOKEN);
   await page.click('tr[data-saga-order-id="ops-stuck-1"] button');
   await page.waitForSelector('#flash:has-text("retryCompensation sent")', { timeout: 5000 });
