@@ -46,6 +46,11 @@ afterAll(async () => {
 
 test('the embedded server allows more connections than initdb gives by default', async () => {
   const pool = new pg.Pool({ connectionString: url, max: 150 });
+  // An idle client told of the server's shutdown emits 'error' on the pool; unheard, that
+  // would crash the test after its assertions. A server that dies mid-test still fails it
+  // (its queries reject, and the check below).
+  const idleErrors: Error[] = [];
+  pool.on('error', (err) => idleErrors.push(err));
   try {
     const { rows } = await pool.query<{ max_connections: string }>('SHOW max_connections');
     expect(Number(rows[0]!.max_connections)).toBe(EMBEDDED_MAX_CONNECTIONS);
@@ -56,6 +61,9 @@ test('the embedded server allows more connections than initdb gives by default',
     );
     expect(active[0]!.n).toBeGreaterThanOrEqual(150);
     for (const c of clients) c.release();
+    // The server was up the whole time: no idle client heard of a shutdown.
+    expect(child.exitCode).toBeNull();
+    expect(idleErrors).toEqual([]);
   } finally {
     await pool.end();
   }
