@@ -14,6 +14,7 @@ import { temporalUiUrl } from './cli/connect';
 import { createOrderClient, type OrderClient } from './client/order-client';
 import type { Config } from './config';
 import {
+  closeDb,
   createDb,
   createEventStore,
   createPool,
@@ -108,7 +109,7 @@ export async function startPieces(
       max: 10,
     });
     const db = createDb<ProjectionDb>(pool);
-    shutdown.push('database pool', () => db.destroy());
+    shutdown.push('database pool', () => closeDb(db));
     if (options.migrate) await migrateToLatest(db);
     const metrics = createMetrics({ db });
     const storeOptions = eventStoreOptionsFromConfig(config.eventStore, {
@@ -134,7 +135,7 @@ export async function startPieces(
       const pools = createWorkerPools(databaseUrl, config.workerDbPoolMax);
       const workerDb = createDb<ProjectionDb>(pools.pool);
       const retentionDb = createDb<ProjectionDb>(pools.retentionPool);
-      shutdown.push('worker pools', () => Promise.all([workerDb.destroy(), retentionDb.destroy()]));
+      shutdown.push('worker pools', () => Promise.all([closeDb(workerDb), closeDb(retentionDb)]));
       const worker = await createOrderWorker({
         connection: connection!,
         namespace: config.temporal.namespace,
@@ -199,7 +200,7 @@ export async function startPieces(
         const replica = createDb<ProjectionDb>(
           createPool(readDatabaseUrl, { applicationName: 'order-saga-api-reads' }),
         );
-        shutdown.push('read pool', () => replica.destroy());
+        shutdown.push('read pool', () => closeDb(replica));
         readDb = replica;
       }
       const compensationFailed = startCompensationFailedGauge(metrics.registry, client, {

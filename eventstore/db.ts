@@ -35,6 +35,7 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   // clients checked out, so a Postgres restart crashed the API. The query still fails (503), and
   // pg-pool discards the broken client on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
+  trackConnections(pool);
   return pool;
 }
 
@@ -60,4 +61,46 @@ export function toSafeNumber(value: string | number | bigint, column: string): n
   if (!Number.isSafeInteger(n))
     throw new Error(`${column} value ${String(value)} is not a safe integer`);
   return n;
+}
+
+const connections = new WeakMap<pg.Pool, Set<unknown>>();
+
+function trackConnections(pool: pg.Pool): void {
+  const open = new Set<unknown>();
+  connections.set(pool, open);
+  pool.on('connect', (client) => open.add(client));
+  // pg-pool emits 'remove' once a client's end() has finished, i.e. its connection is closed.
+  pool.on('remove', (client) => open.delete(client));
+}
+
+/**
+ * Ends a pool made by createPool and resolves once every connection has closed. pg-pool's own
+ * end() resolves as soon as it has *asked* its idle clients to end: a server stopped right after
+ * it (the embedded Postgres when `npm start` stops, a test's own server) then terminates the
+ * backends that have not read their Terminate yet, and each of those clients emits 57P01
+ * "terminating connection due to administrator command".
+ */
+export async function closePool(pool: pg.Pool): Promise<void> {
+  await pool.end();
+  await connectionsClosed(pool);
+}
+
+/** Destroys a Kysely made by createDb, waiting for its pool's connections to close (closePool). */
+export async function closeDb(db: { destroy(): Promise<void> }): Promise<void> {
+  await db.destroy();
+  const pool = poolOf(db);
+  if (pool) await connectionsClosed(pool);
+}
+
+function connectionsClosed(pool: pg.Pool): Promise<void> {
+  const open = connections.get(pool);
+  return new Promise<void>((resolve) => {
+    const check = () => {
+      if (open && open.size > 0) return;
+      pool.off('remove', check);
+      resolve();
+    };
+    pool.on('remove', check);
+    check();
+  });
 }
