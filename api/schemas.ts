@@ -1,18 +1,18 @@
 // zod schemas of what clients send: path parameters, query strings and bodies. Unknown fields
 // are refused so typos do not pass silently; numbers must be safe integers.
 import { z } from 'zod';
-import { idSchema } from '../workflows/order-input';
+import { orderInputSchemas } from '../workflows/order-input';
 
 // The order and the saga's messages: one schema with the workflow and the CLI.
-export {
+export const {
   cancelOrderSchema,
   confirmPaymentSchema,
   createOrderSchema,
   idSchema,
-  MAX_ITEMS_PER_ORDER,
   orderLineSchema,
   skipCompensationSchema,
-} from '../workflows/order-input';
+} = orderInputSchemas();
+export { MAX_ITEMS_PER_ORDER } from '../workflows/order-input';
 
 /** Routes that take no query parameters refuse any (a typo is a 400, not silently ignored). */
 export const noQuerySchema = z.strictObject({});

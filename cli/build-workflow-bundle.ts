@@ -2,14 +2,11 @@
 // production worker loads the bundle instead of running webpack at every start.
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { PREBUILT_WORKFLOW_BUNDLE } from '../temporal/order-worker';
+import { bundleOrderWorkflows } from '../temporal/workflow-bundle';
 
 async function main(): Promise<void> {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-  });
+  const { code } = await bundleOrderWorkflows();
   fs.writeFileSync(PREBUILT_WORKFLOW_BUNDLE, code);
   process.stdout.write(
     `workflow bundle: ${path.relative(process.cwd(), PREBUILT_WORKFLOW_BUNDLE)}\n`,

@@ -20,7 +20,7 @@ import {
 } from '../workflows/messages';
 import { orderSaga } from '../workflows';
 import { innermostApplicationFailure } from '../workflows/failures';
-import { createOrderSchema, describeIssues, orderLineSchema } from '../workflows/order-input';
+import { checkNewOrder, checkOrderLine, type Checked } from '../workflows/order-input-checks';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from '../workflows/search-attributes';
 import {
   type AddItemResult,
@@ -132,13 +132,9 @@ export interface UpdateCallOptions {
 }
 
 /** A value that fails the shared schema: a DomainError naming the field. */
-function parseOrThrow<T>(
-  schema: { safeParse(v: unknown): { success: boolean; data?: T; error?: unknown } },
-  value: unknown,
-): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data as T;
-  throw new DomainError('INVALID_COMMAND', describeIssues(parsed.error as never));
+function parseOrThrow<T>(checked: Checked<T>): T {
+  if (checked.ok) return checked.value;
+  throw new DomainError('INVALID_COMMAND', checked.message);
 }
 
 export function createOrderClient(client: Client, options: OrderClientOptions) {
@@ -185,13 +181,15 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
   return {
     async start(request: StartOrderRequest): Promise<StartedOrder> {
       // The saga validates its input too; refusing here spares a start that would fail.
-      parseOrThrow(createOrderSchema, {
-        orderId: request.orderId,
-        customerId: request.customerId,
-        currency: request.currency,
-        items: request.items,
-        shippingAddress: request.shippingAddress,
-      });
+      parseOrThrow(
+        checkNewOrder({
+          orderId: request.orderId,
+          customerId: request.customerId,
+          currency: request.currency,
+          items: request.items,
+          shippingAddress: request.shippingAddress,
+        }),
+      );
       const orderId = request.orderId ?? randomUUID();
       const workflowId = workflowIdFor(orderId);
       const input: OrderSagaInput = {
@@ -306,7 +304,7 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
       line: OrderLine,
       options: UpdateCallOptions = {},
     ): Promise<AddItemResult> {
-      parseOrThrow(orderLineSchema, line);
+      parseOrThrow(checkOrderLine(line));
       return runUpdate(orderId, () =>
         handleFor(orderId).executeUpdate(addItemUpdate, {
           args: [line],

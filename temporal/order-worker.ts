@@ -12,6 +12,7 @@ import {
 import type pg from 'pg';
 import { createPool, type PostgresEventStore } from '../eventstore';
 import { activeTracing } from '../observability/tracing';
+import { ORDER_WORKFLOWS_PATH, WORKFLOW_PRELOAD_MODULES } from './workflow-bundle';
 
 /**
  * Where `npm run build` puts the workflow bundle: at the top of dist/. Run from
@@ -143,9 +144,12 @@ export function prebuiltWorkflowBundle(dataConverter?: DataConverter): string | 
 function workflowSource(
   bundle: WorkerOptions['workflowBundle'],
   dataConverter: DataConverter | undefined,
-): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'> {
   if (bundle) return { workflowBundle: bundle };
   const prebuilt = prebuiltWorkflowBundle(dataConverter);
   if (prebuilt) return { workflowBundle: { codePath: prebuilt } };
-  return { workflowsPath: require.resolve('../workflows') };
+  return {
+    workflowsPath: ORDER_WORKFLOWS_PATH,
+    bundlerOptions: { preloadModules: WORKFLOW_PRELOAD_MODULES },
+  };
 }

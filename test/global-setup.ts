@@ -3,9 +3,9 @@
 // reach the test workers through environment variables (test/harness.ts reads them).
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { startEphemeralInfrastructure } from '../provision/ephemeral';
+import { bundleOrderWorkflows } from '../temporal/workflow-bundle';
 
 declare global {
   var __stopIntegrationInfrastructure: (() => Promise<void>) | undefined;
@@ -15,7 +15,7 @@ export default async function globalSetup(): Promise<void> {
   const log = (line: string) => process.stderr.write(`[setup] ${line}\n`);
   const [infra, bundle] = await Promise.all([
     startEphemeralInfrastructure(loadConfig(), { temporal: true, log }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger }),
+    bundleOrderWorkflows(),
   ]);
   globalThis.__stopIntegrationInfrastructure = infra.stop;
   const bundlePath = path.join(infra.workDir, 'workflow-bundle.js');
@@ -26,13 +26,3 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_TEMPORAL_ADDRESS = infra.temporalAddress;
   process.env.TEST_WORKFLOW_BUNDLE = bundlePath;
 }
-
-const noop = () => undefined;
-const quietLogger = {
-  log: noop,
-  trace: noop,
-  debug: noop,
-  info: noop,
-  warn: noop,
-  error: console.error,
-};

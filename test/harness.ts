@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import {
-  bundleWorkflowCode,
   NativeConnection,
   Runtime,
   DefaultLogger,
@@ -30,6 +29,7 @@ import {
 import type { ProjectionDb } from '../projections';
 import { copyTemplateDatabase } from '../provision/ephemeral';
 import { createOrderWorker } from '../temporal/order-worker';
+import { bundleOrderWorkflows } from '../temporal/workflow-bundle';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -89,19 +89,7 @@ function workflowBundleFor(
     return Promise.resolve({ codePath: required('TEST_WORKFLOW_BUNDLE') });
   let code = bundlesByFailureConverter.get(failureConverterPath);
   if (code === undefined) {
-    const quiet = () => undefined;
-    code = bundleWorkflowCode({
-      workflowsPath: require.resolve('../workflows'),
-      failureConverterPath,
-      logger: {
-        log: quiet,
-        trace: quiet,
-        debug: quiet,
-        info: quiet,
-        warn: quiet,
-        error: console.error,
-      },
-    }).then((bundle) => bundle.code);
+    code = bundleOrderWorkflows({ failureConverterPath }).then((bundle) => bundle.code);
     bundlesByFailureConverter.set(failureConverterPath, code);
   }
   return code.then((c) => ({ code: c }));

@@ -1,11 +1,8 @@
 // The shared order schema (workflows/order-input.ts): what it refuses and how it names it.
-import {
-  cancelOrderSchema,
-  createOrderSchema,
-  describeIssues,
-  orderLineSchema,
-  orderSagaInputSchema,
-} from './order-input';
+import { describeIssues, orderInputSchemas } from './order-input';
+
+const { cancelOrderSchema, createOrderSchema, orderLineSchema, orderSagaInputSchema } =
+  orderInputSchemas();
 
 const line = { productId: 'SKU-1', quantity: 1, unitPriceCents: 100 };
 const problem = (

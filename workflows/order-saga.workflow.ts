@@ -25,7 +25,6 @@ import {
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
-import type { ZodType } from 'zod';
 import type { OrderActivities } from '../activities/order.activities';
 import { orderTotalCents, type OrderLine } from '../domain/order';
 import {
@@ -39,14 +38,14 @@ import {
   skipCompensationUpdate,
 } from './messages';
 import {
-  cancelReasonSchema,
-  confirmPaymentSchema,
-  describeIssues,
-  orderLineSchema,
-  orderSagaInputSchema,
-  safeTotalCents,
-  skipCompensationSchema,
-} from './order-input';
+  checkCancelReason,
+  checkConfirmPayment,
+  checkOrderLine,
+  checkOrderSagaInput,
+  checkSkipCompensation,
+  type Checked,
+} from './order-input-checks';
+import { safeTotalCents } from './order-input';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from './search-attributes';
 import type {
   AddItemResult,
@@ -138,21 +137,20 @@ function refusal(message: string, code: string, details?: unknown): ApplicationF
  * writes no event.
  */
 function parseInput(raw: unknown): OrderSagaInput {
-  const parsed = orderSagaInputSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
+  const checked = checkOrderSagaInput(raw);
+  if (checked.ok) return checked.value;
   throw ApplicationFailure.create({
     type: 'INVALID_ORDER_INPUT',
-    message: `invalid order input: ${describeIssues(parsed.error)}`,
-    details: [parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message }))],
+    message: `invalid order input: ${checked.message}`,
+    details: [checked.issues],
     nonRetryable: true,
   });
 }
 
 /** Refuses an update whose argument does not match its schema (INVALID_COMMAND). */
-function parseArgument<T>(schema: ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  throw refusal(describeIssues(parsed.error), 'INVALID_COMMAND');
+function parseArgument<T>(checked: Checked<T>): T {
+  if (checked.ok) return checked.value;
+  throw refusal(checked.message, 'INVALID_COMMAND');
 }
 
 /** A cancel reason as sent: a string, `{ reason }` (what a CLI user types), or nothing. */
@@ -161,8 +159,8 @@ function cancelReason(value: unknown): { ok: true; reason?: string } | { ok: fal
     value !== null && typeof value === 'object' && 'reason' in value
       ? value.reason
       : (value ?? undefined);
-  const parsed = cancelReasonSchema.safeParse(given);
-  return parsed.success ? { ok: true, reason: parsed.data } : { ok: false };
+  const checked = checkCancelReason(given);
+  return checked.ok ? { ok: true, reason: checked.value } : { ok: false };
 }
 
 /**
@@ -285,7 +283,7 @@ class OrderSaga {
     setHandler(
       skipCompensationUpdate,
       async (request) => {
-        const { compensation, reason } = parseArgument(skipCompensationSchema, request);
+        const { compensation, reason } = parseArgument(checkSkipCompensation(request));
         this.skipRequest = { compensation, reason };
         await condition(() => state.skippedCompensations.some((s) => s.name === compensation));
         return { orderId, skipped: compensation, status: state.status };
@@ -296,7 +294,7 @@ class OrderSaga {
       // Runs before the update is written to history: a refused update leaves no trace.
       validator: (raw) => {
         this.refuseUnlessPending();
-        const line = parseArgument(orderLineSchema, raw);
+        const line = parseArgument(checkOrderLine(raw));
         if (safeTotalCents([...this.lines, line]) === undefined) {
           throw refusal(
             `the order total would exceed ${Number.MAX_SAFE_INTEGER} cents`,
@@ -309,7 +307,7 @@ class OrderSaga {
 
   private validateConfirmation(request: unknown): void {
     const { orderId, state } = this;
-    const { amountCents } = parseArgument(confirmPaymentSchema, request);
+    const { amountCents } = parseArgument(checkConfirmPayment(request));
     if (state.status !== 'awaiting_payment_confirmation' || this.paymentConfirmed) {
       throw refusal(
         `order ${orderId} is not awaiting a payment confirmation (saga ${state.status}, ` +
@@ -329,7 +327,7 @@ class OrderSaga {
 
   private validateSkip(request: unknown): void {
     const { orderId, state } = this;
-    const { compensation } = parseArgument(skipCompensationSchema, request);
+    const { compensation } = parseArgument(checkSkipCompensation(request));
     const failing = this.compensations[this.compensations.length - 1]?.name;
     if (state.status !== 'compensation_failed' || this.skipRequest !== null) {
       throw refusal(
@@ -348,7 +346,7 @@ class OrderSaga {
 
   private async addItem(raw: unknown): Promise<AddItemResult> {
     const { orderId, correlationId, lines, state } = this;
-    const line = parseArgument(orderLineSchema, raw);
+    const line = parseArgument(checkOrderLine(raw));
     // The order must exist before a line is appended to it.
     await condition(() => this.orderCreated || this.failureReason !== null || this.paymentStarted);
     return this.lock.run(async () => {

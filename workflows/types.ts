@@ -14,7 +14,7 @@ export interface OrderSagaInput {
   correlationId: string;
   /** Run the event-store activities as local activities (fewer server round trips). */
   useLocalActivities?: boolean;
-  /** Attempts per compensation before the saga waits in compensation_failed (default 5). */
+  /** Attempts per compensation before the saga waits in compensation_failed (default 10). */
   compensationMaxAttempts?: number;
 }
 
