@@ -175,6 +175,26 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
       );
     },
 
+    /**
+     * Reserves every product of the order, one after the other, in one activity (one trip
+     * through the worker instead of one per product). Each product is its own step
+     * (`reserve:SKU`), as with reserveInventory: a retry, or a new run after a reset, skips the
+     * products already reserved. The saga registers every product's release before it calls.
+     */
+    async reserveInventoryItems(
+      input: Correlated & { orderId: string; items: { productId: string; quantity: number }[] },
+    ): Promise<void> {
+      for (const { productId, quantity } of input.items) {
+        await run(
+          InventoryDecider,
+          productId,
+          { type: 'Reserve', orderId: input.orderId, productId, quantity, now: now() },
+          { correlationId: input.correlationId, step: `reserve:${productId}` },
+          { doneIfStored: true },
+        );
+      }
+    },
+
     async releaseInventory(
       input: Correlated & { orderId: string; productId: string },
     ): Promise<void> {

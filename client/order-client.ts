@@ -37,8 +37,15 @@ export interface OrderClientOptions {
   paymentConfirmationThresholdCents: number;
   paymentConfirmationTimeoutMs: number;
   useLocalActivities?: boolean;
-  /** Attempts per compensation before the saga waits in compensation_failed (default 5). */
+  /** Attempts per compensation before the saga waits in compensation_failed (default 10). */
   compensationMaxAttempts?: number;
+  /**
+   * Ask the server to hand the saga's first workflow task straight back in the start call's
+   * answer (Temporal's eager workflow start), to a worker of this process. Only for a client on
+   * the NativeConnection of a worker polling the task queue (npm start); the SDK refuses it on
+   * any other connection.
+   */
+  eagerStart?: boolean;
 }
 
 export interface StartOrderRequest {
@@ -214,6 +221,7 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
           memo: { [ORDER_CONTENT_MEMO]: contentHash },
           // A second start of the same order never starts a second saga.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          requestEagerStart: options.eagerStart,
           // Visible to list queries from the start, before the saga's first task has run.
           typedSearchAttributes: [
             { key: CustomerIdKey, value: input.customerId },

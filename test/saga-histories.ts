@@ -32,18 +32,27 @@ export async function recordHistoryIfAsked(
   execFileSync(process.execPath, [require.resolve('prettier/bin/prettier.cjs'), '--write', file]);
 }
 
+/**
+ * Histories recorded before a patch (HOT_PATH_PATCH in workflows/order-saga.workflow.ts) are
+ * kept in their own folder, named after it: sagas of every version still replay.
+ */
+export const EARLIER_FIXTURE_DIRS = ['before-hot-path'];
+
+/** Every fixture: the current recordings by path name, the earlier ones as `<folder>/<path>`. */
 export function loadHistoryFixtures(): {
   name: string;
   history: History;
 }[] {
-  return fs
-    .readdirSync(HISTORY_FIXTURES_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => ({
-      name: path.basename(f, '.json'),
-      history: History.fromObject(
-        JSON.parse(fs.readFileSync(path.join(HISTORY_FIXTURES_DIR, f), 'utf8')),
-      ),
-    }));
+  return ['', ...EARLIER_FIXTURE_DIRS].flatMap((dir) =>
+    fs
+      .readdirSync(path.join(HISTORY_FIXTURES_DIR, dir))
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => ({
+        name: path.posix.join(dir, path.basename(f, '.json')),
+        history: History.fromObject(
+          JSON.parse(fs.readFileSync(path.join(HISTORY_FIXTURES_DIR, dir, f), 'utf8')),
+        ),
+      })),
+  );
 }

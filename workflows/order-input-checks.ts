@@ -18,8 +18,7 @@ export interface InputIssue {
 
 /** A checked value, or what is wrong with it: `message` names the first field at fault. */
 export type Checked<T> =
-  | { ok: true; value: T }
-  | { ok: false; message: string; issues: InputIssue[] };
+  { ok: true; value: T } | { ok: false; message: string; issues: InputIssue[] };
 
 const schemas = orderInputSchemas();
 

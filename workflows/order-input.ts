@@ -104,11 +104,7 @@ export function orderInputSchemas() {
     })
     .refine(totalFits.check, totalFits.params);
 
-  const cancelReasonSchema = z
-    .string('the reason must be a string')
-    .min(1)
-    .max(500)
-    .optional();
+  const cancelReasonSchema = z.string('the reason must be a string').min(1).max(500).optional();
 
   return {
     idSchema,

@@ -19,6 +19,7 @@ import {
 } from '../test/harness';
 import { checkSagaInvariants } from '../test/saga-invariants';
 import { addItemUpdate, cancelOrderSignal, confirmPaymentUpdate, sagaStateQuery } from './messages';
+import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from './search-attributes';
 
 jest.setTimeout(90_000);
 
@@ -171,6 +172,11 @@ test('malformed signals and updates leave a live saga working', async () => {
     20_000,
     'awaiting confirmation',
   );
+  // Started without the search attributes the client sets: the saga sets them itself.
+  const listed = (await handle.describe()).typedSearchAttributes;
+  expect(listed.get(CustomerIdKey)).toBe(`c-live-${run}`);
+  expect(listed.get(OrderTotalCentsKey)).toBe(150_000);
+  expect(listed.get(OrderStatusKey)).toBe('awaiting_payment_confirmation');
 
   // Signals cannot be refused: malformed ones are ignored, the saga goes on.
   const badSignal = cancelOrderSignal as unknown as SignalDefinition<[unknown]>;

@@ -1,15 +1,49 @@
-// The saga bench's baseline: a workflow that runs the same number of activities as orderSaga
-// (four, one after the other) doing nothing. Bundled on its own, never registered by the
-// product's worker.
+// The saga bench's baselines, bundled on their own, never registered by the product's worker:
+// - bareSaga: runs as many activities as orderSaga (four, one after the other) doing nothing:
+//   Temporal's own cost for the saga's shape;
+// - bareOrderSaga: runs orderSaga's four event-store activities with the same arguments and
+//   nothing around them (no input check, state, lock, compensations or search attributes):
+//   what is left between it and orderSaga is the saga's own workflow code.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { OrderActivities } from '../../activities/order.activities';
+import type { OrderSagaInput } from '../../workflows/types';
 import type { BareActivities } from './activities';
 
 const options = { startToCloseTimeout: '10 seconds' } as const;
 const remote = proxyActivities<BareActivities>(options);
 const local = proxyLocalActivities<BareActivities>(options);
+const remoteOrder = proxyActivities<OrderActivities>(options);
+const localOrder = proxyLocalActivities<OrderActivities>(options);
 
 export async function bareSaga(input: { steps: number; local: boolean }): Promise<number> {
   const acts = input.local ? local : remote;
   for (let i = 0; i < input.steps; i++) await acts.noop(i);
   return input.steps;
+}
+
+export async function bareOrderSaga(input: OrderSagaInput): Promise<void> {
+  const acts = input.useLocalActivities ? localOrder : remoteOrder;
+  const { orderId, customerId, correlationId, items } = input;
+  await acts.createOrder({
+    orderId,
+    customerId,
+    currency: input.currency,
+    items,
+    shippingAddress: input.shippingAddress,
+    correlationId,
+    step: 'create_order',
+  });
+  await acts.reserveInventoryItems({
+    orderId,
+    items: items.map(({ productId, quantity }) => ({ productId, quantity })),
+    correlationId,
+  });
+  const amountCents = items.reduce((sum, l) => sum + l.quantity * l.unitPriceCents, 0);
+  await acts.chargePayment({ orderId, customerId, amountCents, correlationId, step: 'charge' });
+  await acts.confirmOrder({
+    orderId,
+    productIds: items.map((l) => l.productId),
+    correlationId,
+    step: 'confirm',
+  });
 }

@@ -1,11 +1,13 @@
 // Saga throughput, start-to-completed latency and CPU per order for each process (Temporal
 // server, Node with the worker and the client, Postgres backends): orderSaga (create, reserve,
 // pay, confirm against the Postgres event store) with local and with remote activities, beside
-// the bare workflow (0 activities; 4 no-op activities, local and remote: Temporal's own cost)
-// and DBOS Transact running the same four steps on the same event store (the peer). Orders are
+// bare workflows (0 activities; 4 no-op activities, local and remote: Temporal's own cost; the
+// saga's own four activities and nothing else: what is left is the saga's workflow code) and
+// DBOS Transact running the same four steps on the same event store (the peer). Orders are
 // driven by 1, 16 and 32 closed-loop clients; the subjects take turns in a rotating order.
 //
-// Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --client=grpc-js
+// Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --warmup=N
+// (orders per subject before the measured runs) --client=grpc-js --no-eager-start
 // --worker-option=maxCachedWorkflows=500 (JSON values, both workers), and the server settings
 // of bench/run.ts.
 import { randomUUID } from 'node:crypto';
@@ -22,6 +24,7 @@ import { createOrderClient } from '../../client/order-client';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
 import { withDatabase } from '../../provision/postgres';
 import { createOrderWorker } from '../../temporal/order-worker';
+import { createOrderActivities } from '../../activities/order.activities';
 import { bareActivities } from '../bare-saga/activities';
 import { CpuMeter, loadAverage } from '../cpu';
 import { type BenchRow, type BenchScenario, median, percentile } from '../scenario';
@@ -145,7 +148,8 @@ const scenario: BenchScenario = {
       namespace: 'default',
       taskQueue: bareQueue,
       workflowsPath: require.resolve('../bare-saga/workflows'),
-      activities: bareActivities,
+      // bareOrderSaga runs the product's activities, on the same store as orderSaga's worker.
+      activities: { ...bareActivities, ...createOrderActivities({ store }) },
       ...workerOptions,
     });
     const running = [sagaWorker.run(), bareWorker.run()];
@@ -156,11 +160,33 @@ const scenario: BenchScenario = {
       customerId: `bench-customer-${i % PRODUCTS}`,
       items: [{ productId: `bench-${i % PRODUCTS}`, quantity: 1, unitPriceCents: 100 }],
     });
+    // The workers share the client's native connection, as with npm start: the first workflow
+    // task comes back in the start call's answer (--no-eager-start: through matching).
+    const eagerStart = client.connection === nativeConnection && !ctx.options.has('no-eager-start');
     const bare = (steps: number, local: boolean) => async (id: string) => {
       await client.workflow.execute('bareSaga', {
         taskQueue: bareQueue,
         workflowId: `bare-${id}`,
+        requestEagerStart: eagerStart,
         args: [{ steps, local }],
+      });
+    };
+    const bareOrder = (local: boolean) => async (id: string, i: number) => {
+      await client.workflow.execute('bareOrderSaga', {
+        taskQueue: bareQueue,
+        workflowId: `bare-order-${id}`,
+        requestEagerStart: eagerStart,
+        args: [
+          {
+            ...order(id, i),
+            currency: 'USD',
+            shippingAddress: null,
+            paymentConfirmationThresholdCents: Number.MAX_SAFE_INTEGER,
+            paymentConfirmationTimeoutMs: 60_000,
+            correlationId: id,
+            useLocalActivities: local,
+          },
+        ],
       });
     };
     const saga = (local: boolean) => {
@@ -169,6 +195,7 @@ const scenario: BenchScenario = {
         paymentConfirmationThresholdCents: Number.MAX_SAFE_INTEGER,
         paymentConfirmationTimeoutMs: 60_000,
         useLocalActivities: local,
+        eagerStart,
       });
       return async (id: string, i: number) => {
         await sagas.start(order(id, i));
@@ -185,15 +212,27 @@ const scenario: BenchScenario = {
         one: bare(SAGA_STEPS, false),
       },
       {
+        key: 'bare-order-local',
+        name: "bare workflow, the saga's activities, local",
+        baseline: 'bare workflow, 4 local activities',
+        one: bareOrder(true),
+      },
+      {
+        key: 'bare-order-remote',
+        name: "bare workflow, the saga's activities, remote",
+        baseline: 'bare workflow, 4 remote activities',
+        one: bareOrder(false),
+      },
+      {
         key: 'saga-local',
         name: 'orderSaga, local activities',
-        baseline: 'bare workflow, 4 local activities',
+        baseline: "bare workflow, the saga's activities, local",
         one: saga(true),
       },
       {
         key: 'saga-remote',
         name: 'orderSaga, remote activities',
-        baseline: 'bare workflow, 4 remote activities',
+        baseline: "bare workflow, the saga's activities, remote",
         one: saga(false),
       },
       {
@@ -206,10 +245,12 @@ const scenario: BenchScenario = {
     const samples = new Map<string, Run[]>();
     const repeats = ctx.quick ? 1 : Number(ctx.options.get('repeats')?.[0] ?? 3);
     try {
-      // Repeat -1 is an unrecorded warm-up (JIT, connections, prepared statements, caches).
+      // Repeat -1 is an unrecorded warm-up (JIT, connections, prepared statements, caches): 40
+      // orders per subject left the later repeats up to 1.5x faster than the first.
+      const warmup = Number(ctx.options.get('warmup')?.[0] ?? (ctx.quick ? 40 : 160));
       for (let repeat = -1; repeat < repeats; repeat++) {
-        for (const clients of repeat < 0 ? [8] : clientLevels) {
-          const count = repeat < 0 ? 40 : ordersAt(clients);
+        for (const clients of repeat < 0 ? [16] : clientLevels) {
+          const count = repeat < 0 ? warmup : ordersAt(clients);
           // Each subject goes first in turn, so that drift in the machine hits all of them.
           const offset = Math.max(repeat, 0) % subjects.length;
           const order = [...subjects.slice(offset), ...subjects.slice(0, offset)];
