@@ -54,6 +54,7 @@ export interface CpuSample {
   temporalMs: number | undefined;
   postgresMs: number;
   postgresBackends: Map<number, number>;
+  temporalBackends: Map<number, number>;
 }
 
 export interface CpuUsed {
@@ -62,6 +63,8 @@ export interface CpuUsed {
   nodeMainThreadMs: number;
   temporalMs: number | undefined;
   postgresMs: number;
+  /** A Temporal server persisting to Postgres: its backends' CPU (undefined for the dev server). */
+  temporalPostgresMs: number | undefined;
 }
 
 export class CpuMeter {
@@ -70,12 +73,15 @@ export class CpuMeter {
     private readonly admin: pg.Pool,
     private readonly databases: () => string[],
     private readonly temporalPid: number | undefined,
+    /** The databases a Temporal server persists to, when it does (--temporal-postgres). */
+    private readonly temporalDatabases: string[] = [],
   ) {}
 
-  private async backends(): Promise<Map<number, number>> {
+  private async backends(databases: string[]): Promise<Map<number, number>> {
+    if (databases.length === 0) return new Map();
     const { rows } = await this.admin.query<{ pid: number }>(
       'SELECT pid FROM pg_stat_activity WHERE datname = ANY($1) AND pid <> pg_backend_pid()',
-      [this.databases()],
+      [databases],
     );
     const cpu = new Map<number, number>();
     for (const { pid } of rows) {
@@ -87,23 +93,27 @@ export class CpuMeter {
 
   async sample(): Promise<CpuSample> {
     const usage = process.cpuUsage();
-    const postgresBackends = await this.backends();
+    const postgresBackends = await this.backends(this.databases());
+    const temporalBackends = await this.backends(this.temporalDatabases);
     return {
       nodeMs: (usage.user + usage.system) / 1000,
       nodeMainThreadMs: mainThreadCpuMs(),
       temporalMs: this.temporalPid === undefined ? undefined : processCpuMs(this.temporalPid),
       postgresMs: 0,
       postgresBackends,
+      temporalBackends,
     };
   }
 
   /** CPU used since `before`; a backend that started meanwhile counts from zero. */
   async since(before: CpuSample): Promise<CpuUsed> {
     const after = await this.sample();
-    let postgresMs = 0;
-    for (const [pid, ms] of after.postgresBackends) {
-      postgresMs += ms - (before.postgresBackends.get(pid) ?? 0);
-    }
+    const used = (now: Map<number, number>, then: Map<number, number>) => {
+      let ms = 0;
+      for (const [pid, cpu] of now) ms += cpu - (then.get(pid) ?? 0);
+      return ms;
+    };
+    const postgresMs = used(after.postgresBackends, before.postgresBackends);
     return {
       nodeMs: after.nodeMs - before.nodeMs,
       nodeMainThreadMs: after.nodeMainThreadMs - before.nodeMainThreadMs,
@@ -112,6 +122,10 @@ export class CpuMeter {
           ? undefined
           : after.temporalMs - before.temporalMs,
       postgresMs,
+      temporalPostgresMs:
+        this.temporalDatabases.length === 0
+          ? undefined
+          : used(after.temporalBackends, before.temporalBackends),
     };
   }
 }

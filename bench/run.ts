@@ -3,7 +3,8 @@
 // server; prints a table and writes the JSON to bench/results/.
 // Server settings to try, on top of the product's (provision/temporal.ts), repeatable:
 // `--dynamic-config=KEY=JSON`, `--sqlite-pragma=NAME=VALUE`, `--temporal-db-file` (file-backed
-// as npm start runs it, instead of in memory). Other `--name=value` options go to the scenarios.
+// as npm start runs it, instead of in memory), `--temporal-postgres` (a Temporal server
+// persisting to the bench's Postgres, as in production, instead of the dev server). Other `--name=value` options go to the scenarios.
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -69,11 +70,13 @@ async function main(): Promise<void> {
       sqlitePragmas: options.get('sqlite-pragma')?.filter((p) => p !== 'none'),
       dbFile: options.has('temporal-db-file') ? 'temporal.db' : undefined,
     },
+    temporalCluster: options.has('temporal-postgres'),
   });
   const settings = {
     dynamicConfig,
     sqlitePragmas: options.get('sqlite-pragma') ?? [],
     temporalDbFile: options.has('temporal-db-file'),
+    temporalPostgres: options.has('temporal-postgres'),
     workerOptions: options.get('worker-option') ?? [],
   };
   log(`server settings beyond the product's: ${JSON.stringify(settings)}`);

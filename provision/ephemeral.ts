@@ -12,6 +12,7 @@ import { migrateToLatest } from '../migrations';
 import { freePort } from './ports';
 import { createDatabaseIfMissing, startEmbeddedPostgres, withDatabase } from './postgres';
 import { type DevServerOptions, ensureTemporalCli, startTemporalDevServer } from './temporal';
+import { startTemporalCluster } from './temporal-cluster';
 
 export interface EphemeralInfrastructure {
   adminUrl: string;
@@ -19,6 +20,8 @@ export interface EphemeralInfrastructure {
   temporalAddress: string | undefined;
   /** The dev server's process id when we started it (the bench reads its CPU time). */
   temporalPid: number | undefined;
+  /** The databases of a Temporal server persisting to Postgres (`temporalCluster`). */
+  temporalDatabases: string[];
   workDir: string;
   stop: () => Promise<void>;
 }
@@ -30,6 +33,11 @@ export async function startEphemeralInfrastructure(
     log?: (line: string) => void;
     /** Settings to try on the dev server (the bench); `dbFile` is relative to the work dir. */
     temporalServer?: Pick<DevServerOptions, 'dynamicConfig' | 'sqlitePragmas' | 'dbFile'>;
+    /**
+     * A Temporal server persisting to this Postgres (provision/temporal-cluster.ts, the
+     * production topology) instead of the dev server.
+     */
+    temporalCluster?: boolean;
   },
 ): Promise<EphemeralInfrastructure> {
   const log = options.log ?? (() => undefined);
@@ -44,7 +52,7 @@ export async function startEphemeralInfrastructure(
     stops.push(async () => fs.rmSync(workDir, { recursive: true, force: true }));
 
     let temporalPid: number | undefined;
-    const [adminUrl, temporalAddress] = await Promise.all([
+    const [adminUrl, devServerAddress] = await Promise.all([
       (async () => {
         if (config.databaseUrl) return config.databaseUrl;
         log('DATABASE_URL unset: starting an embedded Postgres');
@@ -57,7 +65,7 @@ export async function startEphemeralInfrastructure(
         return server.url;
       })(),
       (async () => {
-        if (!options.temporal) return undefined;
+        if (!options.temporal || options.temporalCluster) return undefined;
         if (config.temporal.address) return config.temporal.address;
         const cli = await ensureTemporalCli(config.temporal.cliPath, log);
         const server = await startTemporalDevServer({
@@ -75,13 +83,36 @@ export async function startEphemeralInfrastructure(
       })(),
     ]);
 
+    let temporalAddress = devServerAddress;
+    let temporalDatabases: string[] = [];
+    if (options.temporal && options.temporalCluster) {
+      log('starting a Temporal server on Postgres');
+      const cluster = await startTemporalCluster({
+        adminUrl,
+        workDir,
+        databasePrefix: `temporal_${process.pid}_${Date.now()}`,
+      });
+      stops.push(() => cluster.stop());
+      temporalAddress = cluster.address;
+      temporalPid = cluster.pid;
+      temporalDatabases = [cluster.databases.main, cluster.databases.visibility];
+    }
+
     const templateDatabase = `order_saga_tmp_${process.pid}_${Date.now()}`;
     await createDatabaseIfMissing(adminUrl, templateDatabase);
     stops.push(() => dropDatabasesLike(adminUrl, templateDatabase));
     const db = createDb(createPool(withDatabase(adminUrl, templateDatabase), { max: 1 }));
     await migrateToLatest(db);
     await db.destroy();
-    return { adminUrl, templateDatabase, temporalAddress, temporalPid, workDir, stop };
+    return {
+      adminUrl,
+      templateDatabase,
+      temporalAddress,
+      temporalPid,
+      temporalDatabases,
+      workDir,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

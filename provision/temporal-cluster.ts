@@ -23,6 +23,8 @@ export interface TemporalCluster {
   /** The databases it persists to (dropped by stop). */
   databases: { main: string; visibility: string };
   logFile: string;
+  /** The server's process id (the bench reads its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -110,9 +112,16 @@ async function writeConfig(
   replace(/(level: )info/, '$1warn');
   fs.mkdirSync(path.join(configDir, 'dynamicconfig'), { recursive: true });
   fs.writeFileSync(path.join(configDir, 'development-postgres12.yaml'), yaml);
-  fs.copyFileSync(
-    path.join(moduleDir, 'config', 'dynamicconfig', 'development-sql.yaml'),
+  // The module's development settings, then ours (what docker-compose.yml mounts): the
+  // production topology runs with the settings a production cluster is told to use.
+  fs.writeFileSync(
     path.join(configDir, 'dynamicconfig', 'development-sql.yaml'),
+    fs.readFileSync(
+      path.join(moduleDir, 'config', 'dynamicconfig', 'development-sql.yaml'),
+      'utf8',
+    ) +
+      '\n' +
+      fs.readFileSync(path.join(__dirname, 'temporal-dynamic-config.yaml'), 'utf8'),
   );
   return frontendPort;
 }
@@ -233,7 +242,7 @@ export async function startTemporalCluster(options: {
     await stop();
     throw err;
   }
-  return { address, namespace, databases, logFile, stop };
+  return { address, namespace, databases, logFile, pid: child.pid, stop };
 }
 
 /** A free TCP port in 20000-32767 (below the ephemeral range, within a smallint). */

@@ -43,6 +43,8 @@ interface Run {
   nodeCpuMs: number;
   nodeMainThreadCpuMs: number;
   postgresCpuMs: number;
+  /** A Temporal server on Postgres (--temporal-postgres): its backends. */
+  temporalPostgresCpuMs: number | undefined;
   load: number | undefined;
 }
 
@@ -122,6 +124,7 @@ const scenario: BenchScenario = {
       admin,
       () => [databaseName, `${databaseName}_dbos`],
       ctx.infra.temporalPid,
+      ctx.infra.temporalDatabases,
     );
 
     const nativeConnection = await NativeConnection.connect({ address });
@@ -267,6 +270,8 @@ const scenario: BenchScenario = {
               nodeCpuMs: used.nodeMs / count,
               nodeMainThreadCpuMs: used.nodeMainThreadMs / count,
               postgresCpuMs: used.postgresMs / count,
+              temporalPostgresCpuMs:
+                used.temporalPostgresMs === undefined ? undefined : used.temporalPostgresMs / count,
               load: loadAverage(),
             };
             const key = `${subject.name}|${clients}`;
@@ -274,6 +279,7 @@ const scenario: BenchScenario = {
             ctx.log(
               `#${repeat + 1} ${clients} clients ${subject.name}: ${r.throughput.toFixed(1)}/s, ` +
                 `p50 ${r.p50.toFixed(1)} ms, CPU ms/order temporal ${r.temporalCpuMs?.toFixed(1)} ` +
+                `${r.temporalPostgresCpuMs === undefined ? '' : `(its Postgres ${r.temporalPostgresCpuMs.toFixed(1)}) `}` +
                 `node ${r.nodeCpuMs.toFixed(1)} (main thread ${r.nodeMainThreadCpuMs.toFixed(1)}) postgres ${r.postgresCpuMs.toFixed(1)}, load ${r.load}`,
             );
           }
@@ -336,6 +342,15 @@ const scenario: BenchScenario = {
           runs.map((r) => r.postgresCpuMs),
         ),
       );
+      if (runs.every((r) => r.temporalPostgresCpuMs !== undefined) && !subject.startsWith('DBOS')) {
+        rows.push(
+          row(
+            'CPU Temporal persistence (Postgres)',
+            'ms/order',
+            runs.map((r) => r.temporalPostgresCpuMs!),
+          ),
+        );
+      }
       if (runs.every((r) => r.temporalCpuMs !== undefined) && !subject.startsWith('DBOS')) {
         rows.push(
           row(
