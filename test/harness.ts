@@ -100,6 +100,8 @@ export interface TestWorker {
   orders: OrderClient;
   taskQueue: string;
   worker: Worker;
+  /** The worker's connection: a client on it may ask for eager workflow start. */
+  nativeConnection: NativeConnection;
   stop(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ export async function startTestWorker(
     orders,
     taskQueue,
     worker,
+    nativeConnection,
     async stop() {
       worker.shutdown();
       await running;

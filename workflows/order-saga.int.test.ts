@@ -1,6 +1,8 @@
 // The walking skeleton end to end: Temporal client -> orderSaga -> activities -> domain_events
 // -> projection runner -> read_models.orders, against the real dev server and Postgres.
+import { Client } from '@temporalio/client';
 import { grantCredit, restockProduct } from '../catalog/catalog';
+import { createOrderClient } from '../client/order-client';
 import { allProjections, findOrder, ProjectionRunner } from '../projections';
 import {
   createTestDatabase,
@@ -106,4 +108,32 @@ test('an order travels from the Temporal client to read_models.orders', async ()
       items: [{ productId: 'SKU-A', quantity: 1, unitPriceCents: 1 }],
     }),
   ).rejects.toMatchObject({ code: 'ORDER_ALREADY_EXISTS' });
+});
+
+test("a client on the worker's connection starts the saga eagerly, as npm start does", async () => {
+  await restockProduct(database.store, 'SKU-EAGER', 5);
+  await grantCredit(database.store, 'cust-eager', 100_00);
+  const eager = createOrderClient(
+    new Client({ connection: worker.nativeConnection, namespace: 'default' }),
+    {
+      taskQueue: worker.taskQueue,
+      paymentConfirmationThresholdCents: 100_000,
+      paymentConfirmationTimeoutMs: 10_000,
+      eagerStart: true,
+    },
+  );
+  const order = {
+    orderId: 'order-eager-1',
+    customerId: 'cust-eager',
+    items: [{ productId: 'SKU-EAGER', quantity: 1, unitPriceCents: 500 }],
+  };
+  await eager.start(order);
+  await expect(eager.result('order-eager-1')).resolves.toMatchObject({ status: 'completed' });
+  // The first workflow task came back in the start call's answer, not through matching.
+  const history = await worker.client.workflow.getHandle('order-order-eager-1').fetchHistory();
+  expect(history.events?.[0]?.workflowExecutionStartedEventAttributes?.eagerExecutionAccepted).toBe(
+    true,
+  );
+  // A second start of the same order still answers with the running or closed saga.
+  await expect(eager.start(order)).resolves.toMatchObject({ started: false });
 });
