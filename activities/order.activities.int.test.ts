@@ -154,3 +154,77 @@ test('compensations are no-ops when there is nothing to undo', async () => {
   expect(await types('Inventory', `P-none-${run}`)).toEqual([]);
   expect(await types('CustomerCredit', `c-none-${run}`)).toEqual([]);
 });
+
+test('reserveInventoryItems: a retry after some products were reserved takes only the rest, and a rerun after they were committed takes nothing', async () => {
+  const orderId = `o-batch-${run}`;
+  const [p1, p2, p3] = ['A', 'B', 'C'].map((p) => `P-batch-${p}-${run}`) as [
+    string,
+    string,
+    string,
+  ];
+  const correlationId = randomUUID();
+  await restockProduct(database.store, p1, 5);
+  await restockProduct(database.store, p2, 1);
+  await restockProduct(database.store, p3, 5);
+  const items = [
+    { productId: p1, quantity: 2 },
+    { productId: p2, quantity: 2 },
+    { productId: p3, quantity: 1 },
+  ];
+
+  // First attempt: p1 reserved, then p2 is short: refused, p3 untouched.
+  const refused = await failure(
+    attempt('batch').run(() => activities.reserveInventoryItems({ orderId, items, correlationId })),
+  );
+  expect(refused.type).toBe('INSUFFICIENT_STOCK');
+  // Stock arrives; the retry reserves p2 and p3, and leaves p1's reservation as it was.
+  await restockProduct(database.store, p2, 5);
+  await attempt('batch', 2).run(() =>
+    activities.reserveInventoryItems({ orderId, items, correlationId }),
+  );
+  expect(await types('Inventory', p1)).toEqual(['StockRestocked', 'StockReserved']);
+  expect(await types('Inventory', p2)).toEqual([
+    'StockRestocked',
+    'StockRestocked',
+    'StockReserved',
+  ]);
+  expect(await types('Inventory', p3)).toEqual(['StockRestocked', 'StockReserved']);
+
+  // The order is paid and confirmed (its reservations committed); a new run of the step (a
+  // Temporal reset) reserves nothing.
+  const customerId = `c-batch-${run}`;
+  await grantCredit(database.store, customerId, 10_000);
+  await attempt('create').run(() =>
+    activities.createOrder({
+      orderId,
+      customerId,
+      currency: 'USD',
+      items: items.map((i) => ({ ...i, unitPriceCents: 100 })),
+      shippingAddress: null,
+      correlationId,
+      step: 'create_order',
+    }),
+  );
+  await attempt('charge').run(() =>
+    activities.chargePayment({
+      orderId,
+      customerId,
+      amountCents: 500,
+      correlationId,
+      step: 'charge',
+    }),
+  );
+  await attempt('confirm').run(() =>
+    activities.confirmOrder({ orderId, productIds: [p1, p2, p3], correlationId, step: 'confirm' }),
+  );
+  await attempt('batch-after-reset').run(() =>
+    activities.reserveInventoryItems({ orderId, items, correlationId }),
+  );
+  for (const p of [p1, p3]) {
+    expect(await types('Inventory', p)).toEqual([
+      'StockRestocked',
+      'StockReserved',
+      'ReservationCommitted',
+    ]);
+  }
+});
