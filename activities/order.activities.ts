@@ -123,6 +123,21 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
   }
   const now = () => new Date().toISOString();
 
+  /** One product's reservation step; skipped when the step's first event is stored. */
+  function reserve(
+    orderId: string,
+    { productId, quantity }: { productId: string; quantity: number },
+    step: Correlated,
+  ): Promise<void> {
+    return run(
+      InventoryDecider,
+      productId,
+      { type: 'Reserve', orderId, productId, quantity, now: now() },
+      step,
+      { doneIfStored: true },
+    );
+  }
+
   return {
     async createOrder(
       input: Correlated & {
@@ -166,13 +181,7 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
     async reserveInventory(
       input: Correlated & { orderId: string; productId: string; quantity: number },
     ): Promise<void> {
-      await run(
-        InventoryDecider,
-        input.productId,
-        { type: 'Reserve', ...input, now: now() },
-        input,
-        { doneIfStored: true },
-      );
+      await reserve(input.orderId, input, input);
     },
 
     /**
@@ -184,14 +193,11 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
     async reserveInventoryItems(
       input: Correlated & { orderId: string; items: { productId: string; quantity: number }[] },
     ): Promise<void> {
-      for (const { productId, quantity } of input.items) {
-        await run(
-          InventoryDecider,
-          productId,
-          { type: 'Reserve', orderId: input.orderId, productId, quantity, now: now() },
-          { correlationId: input.correlationId, step: `reserve:${productId}` },
-          { doneIfStored: true },
-        );
+      for (const item of input.items) {
+        await reserve(input.orderId, item, {
+          correlationId: input.correlationId,
+          step: `reserve:${item.productId}`,
+        });
       }
     },
 

@@ -110,9 +110,16 @@ interface Compensation {
 class TurnLock {
   private readonly queue: object[] = [];
 
-  /** Nobody holds or waits for the lock, and a turn taken now would not wait. */
-  free(): boolean {
-    return this.queue.length === 0 && !CancellationScope.current().consideredCancelled;
+  /**
+   * Runs `fn` (synchronous) in a turn of its own: at once when nobody holds or waits for the
+   * lock, without the promises of `run`; else after the turns before it.
+   */
+  async take(fn: () => void): Promise<void> {
+    if (this.queue.length === 0 && !CancellationScope.current().consideredCancelled) {
+      fn();
+      return;
+    }
+    await this.run(async () => fn());
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
@@ -454,12 +461,9 @@ class OrderSaga {
     this.orderCreated = true;
     await this.reserveInventory();
     // Taking the turn: an addItem accepted before now is done first; none is accepted after.
-    if (this.lock.free()) this.paymentStarted = true;
-    else {
-      await this.lock.run(async () => {
-        this.paymentStarted = true;
-      });
-    }
+    await this.lock.take(() => {
+      this.paymentStarted = true;
+    });
     await this.processPayment();
   }
 

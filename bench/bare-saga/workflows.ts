@@ -6,6 +6,7 @@
 //   what is left between it and orderSaga is the saga's own workflow code.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { OrderActivities } from '../../activities/order.activities';
+import { orderTotalCents } from '../../domain/order';
 import type { OrderSagaInput } from '../../workflows/types';
 import type { BareActivities } from './activities';
 
@@ -38,7 +39,7 @@ export async function bareOrderSaga(input: OrderSagaInput): Promise<void> {
     items: items.map(({ productId, quantity }) => ({ productId, quantity })),
     correlationId,
   });
-  const amountCents = items.reduce((sum, l) => sum + l.quantity * l.unitPriceCents, 0);
+  const amountCents = orderTotalCents(items);
   await acts.chargePayment({ orderId, customerId, amountCents, correlationId, step: 'charge' });
   await acts.confirmOrder({
     orderId,
