@@ -144,6 +144,7 @@ export async function startPieces(
         retentionStore: createEventStore(retentionDb, storeOptions),
         dbPoolMax: config.workerDbPoolMax,
         aggregateCacheSize: config.eventStore.aggregateCacheSize,
+        isolateTimeoutMs: config.workflowIsolateTimeoutMs,
         dataConverter,
         retention: config.retention,
       });

@@ -54,6 +54,12 @@ describe('config', () => {
     expect(config.eventStore.aggregateCacheSize).toBe(0);
   });
 
+  test('WORKFLOW_ISOLATE_TIMEOUT: none by default and for 0, else a duration', () => {
+    expect(loadConfig({}).workflowIsolateTimeoutMs).toBe(0);
+    expect(loadConfig({ WORKFLOW_ISOLATE_TIMEOUT: '0' }).workflowIsolateTimeoutMs).toBe(0);
+    expect(loadConfig({ WORKFLOW_ISOLATE_TIMEOUT: '5s' }).workflowIsolateTimeoutMs).toBe(5_000);
+  });
+
   test('old encryption keys for rotation parse from EVENT_STORE_DECRYPTION_KEYS', () => {
     const a = Buffer.alloc(32, 1);
     const b = Buffer.alloc(32, 2);
@@ -100,6 +106,8 @@ describe('config', () => {
     ['DATABASE_URL', 'mysql://x'],
     ['EVENT_STORE_ENCRYPTION_KEY', 'c2hvcnQ='],
     ['PAYMENT_CONFIRMATION_TIMEOUT', 'soon'],
+    ['PAYMENT_CONFIRMATION_TIMEOUT', '0'],
+    ['WORKFLOW_ISOLATE_TIMEOUT', '-5s'],
     ['EVENT_STORE_COMPRESSION', 'maybe'],
     ['EVENT_STORE_DECRYPTION_KEYS', `${Buffer.alloc(32, 1).toString('base64')},c2hvcnQ=`],
     ['TEMPORAL_ADDRESS', 'no-port'],

@@ -68,6 +68,8 @@ export interface Config {
   workerDbPoolMax: number;
   /** Sagas started by the API and the CLI run their event-store steps as local activities. */
   sagaLocalActivities: boolean;
+  /** Timeout of each call into the workflow sandbox, in ms (0: none; temporal/workflow-threads.ts). */
+  workflowIsolateTimeoutMs: number;
   dataDir: string;
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
@@ -145,19 +147,26 @@ const postgresUrl = z
   .string()
   .refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// or postgresql:// URL');
 
-const duration = z.string().transform((s, ctx) => {
-  try {
-    const ms = /^\d+$/.test(s) ? Number(s) : msToNumber(s as Parameters<typeof msToNumber>[0]);
-    if (!Number.isFinite(ms) || ms <= 0) throw new Error('not positive');
-    return ms;
-  } catch {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'must be a duration such as "15 minutes", "30s" or a number of milliseconds',
-    });
-    return z.NEVER;
-  }
-});
+/** A positive duration; with `zeroIsOff`, also 0 (off). */
+const durationSchema = ({ zeroIsOff = false } = {}) =>
+  z.string().transform((s, ctx) => {
+    try {
+      const ms = /^\d+$/.test(s) ? Number(s) : msToNumber(s as Parameters<typeof msToNumber>[0]);
+      if (zeroIsOff && ms === 0) return 0;
+      if (!Number.isFinite(ms) || ms <= 0) throw new Error('not positive');
+      return ms;
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must be a duration such as "15 minutes", "30s" or a number of milliseconds' +
+          (zeroIsOff ? ', or 0 for none' : ''),
+      });
+      return z.NEVER;
+    }
+  });
+const duration = durationSchema();
+const durationOrOff = durationSchema({ zeroIsOff: true });
 
 const encryptionKey = z.string().transform((s, ctx) => {
   const key = Buffer.from(s, 'base64');
@@ -296,6 +305,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     workerDbPoolMax: parse(env, 'WORKER_DB_POOL_MAX', integer(1, 1000), 20),
     sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
+    workflowIsolateTimeoutMs: parse(env, 'WORKFLOW_ISOLATE_TIMEOUT', durationOrOff, 0),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
     tracing: {

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
-import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createOrderActivities } from '../activities/order.activities';
 import {
   createRetentionActivities,
@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { createPool, type PostgresEventStore } from '../eventstore';
 import { activeTracing } from '../observability/tracing';
 import { ORDER_WORKFLOWS_PATH, WORKFLOW_PRELOAD_MODULES } from './workflow-bundle';
+import { createWorker } from './workflow-threads';
 
 /**
  * Where `npm run build` puts the workflow bundle: at the top of dist/. Run from
@@ -90,6 +91,11 @@ export interface OrderWorkerDeps {
   dataConverter?: DataConverter;
   /** RETENTION_* for the retention activity (default: 365/90/archive, the documented defaults). */
   retention?: RetentionPolicy;
+  /**
+   * WORKFLOW_ISOLATE_TIMEOUT in ms: the timeout of each call into the workflow sandbox (default
+   * 0: none; temporal/workflow-threads.ts).
+   */
+  isolateTimeoutMs?: number;
   /** Further Worker options, e.g. a short stickyQueueScheduleToStartTimeout in crash tests. */
   workerOptions?: Partial<WorkerOptions>;
 }
@@ -107,28 +113,34 @@ export function activitySlotsFor(poolMax: number, requested?: number): number {
 
 export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
   const slots = activitySlotsFor(deps.dbPoolMax, deps.maxConcurrentActivityTaskExecutions);
-  return Worker.create({
-    connection: deps.connection,
-    namespace: deps.namespace,
-    taskQueue: deps.taskQueue,
-    ...workflowSource(deps.workflowBundle, deps.dataConverter),
-    activities: {
-      ...createOrderActivities({ store: deps.store, aggregateCacheSize: deps.aggregateCacheSize }),
-      ...createRetentionActivities({
-        store: deps.retentionStore ?? deps.store,
-        policy: deps.retention ?? { eventsDays: 365, snapshotsDays: 90, archive: true },
-      }),
+  return createWorker(
+    {
+      connection: deps.connection,
+      namespace: deps.namespace,
+      taskQueue: deps.taskQueue,
+      ...workflowSource(deps.workflowBundle, deps.dataConverter),
+      activities: {
+        ...createOrderActivities({
+          store: deps.store,
+          aggregateCacheSize: deps.aggregateCacheSize,
+        }),
+        ...createRetentionActivities({
+          store: deps.retentionStore ?? deps.store,
+          policy: deps.retention ?? { eventsDays: 365, snapshotsDays: 90, archive: true },
+        }),
+      },
+      dataConverter: deps.dataConverter,
+      maxConcurrentActivityTaskExecutions: slots,
+      maxConcurrentLocalActivityExecutions: slots,
+      // OpenTelemetry interceptors for workflows and activities, only when tracing is on.
+      plugins: activeTracing()?.workerPlugins,
+      // On SIGTERM, a saga step in flight (10 s start-to-close) gets the time to finish before
+      // it is cancelled.
+      shutdownGraceTime: '15 seconds',
+      ...deps.workerOptions,
     },
-    dataConverter: deps.dataConverter,
-    maxConcurrentActivityTaskExecutions: slots,
-    maxConcurrentLocalActivityExecutions: slots,
-    // OpenTelemetry interceptors for workflows and activities, only when tracing is on.
-    plugins: activeTracing()?.workerPlugins,
-    // On SIGTERM, a saga step in flight (10 s start-to-close) gets the time to finish before
-    // it is cancelled.
-    shutdownGraceTime: '15 seconds',
-    ...deps.workerOptions,
-  });
+    deps.isolateTimeoutMs ?? 0,
+  );
 }
 
 /**

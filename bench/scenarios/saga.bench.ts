@@ -8,22 +8,17 @@
 //
 // Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --warmup=N
 // (orders per subject before the measured runs) --client=grpc-js --no-eager-start
-// --worker-option=maxCachedWorkflows=500 (JSON values, both workers), and the server settings
-// of bench/run.ts.
+// --worker-option=maxCachedWorkflows=500 (JSON values, both workers) --isolate-timeout=MS (both
+// workers: WORKFLOW_ISOLATE_TIMEOUT; default 0, none), and the server settings of bench/run.ts.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import {
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  Worker,
-  type WorkerOptions,
-} from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
 import { grantCredit, restockProduct } from '../../catalog/catalog';
 import { createOrderClient } from '../../client/order-client';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
 import { withDatabase } from '../../provision/postgres';
 import { createOrderWorker } from '../../temporal/order-worker';
+import { createWorker } from '../../temporal/workflow-threads';
 import { createOrderActivities } from '../../activities/order.activities';
 import { bareActivities } from '../bare-saga/activities';
 import { CpuMeter, loadAverage } from '../cpu';
@@ -108,6 +103,7 @@ const scenario: BenchScenario = {
     const ordersAt = (clients: number) => (clients === 1 ? manyOrders / 4 : manyOrders);
     const wanted = ctx.options.get('subjects')?.[0]?.split(',');
     const workerOptions = workerOptionsFrom(ctx.options.get('worker-option') ?? []);
+    const isolateTimeoutMs = Number(ctx.options.get('isolate-timeout')?.[0] ?? 0);
     const run = randomUUID().slice(0, 8);
 
     const url = await ctx.freshDatabase();
@@ -144,17 +140,21 @@ const scenario: BenchScenario = {
       taskQueue: sagaQueue,
       store,
       dbPoolMax: 20,
+      isolateTimeoutMs,
       workerOptions,
     });
-    const bareWorker = await Worker.create({
-      connection: nativeConnection,
-      namespace: 'default',
-      taskQueue: bareQueue,
-      workflowsPath: require.resolve('../bare-saga/workflows'),
-      // bareOrderSaga runs the product's activities, on the same store as orderSaga's worker.
-      activities: { ...bareActivities, ...createOrderActivities({ store }) },
-      ...workerOptions,
-    });
+    const bareWorker = await createWorker(
+      {
+        connection: nativeConnection,
+        namespace: 'default',
+        taskQueue: bareQueue,
+        workflowsPath: require.resolve('../bare-saga/workflows'),
+        // bareOrderSaga runs the product's activities, on the same store as orderSaga's worker.
+        activities: { ...bareActivities, ...createOrderActivities({ store }) },
+        ...workerOptions,
+      },
+      isolateTimeoutMs,
+    );
     const running = [sagaWorker.run(), bareWorker.run()];
     const dbos = await launchDbosSaga(store, dbosSystemUrl);
 

@@ -1,0 +1,32 @@
+// A worker for workflow-threads.int.test.ts in a process of its own (Jest hands tests a copy of
+// `process`, which never hears of the threads Node starts): runs the fixture bundle
+// (WORKFLOW_BUNDLE) on TEMPORAL_TASK_QUEUE with WORKFLOW_ISOLATE_TIMEOUT_MS, prints the SDK's
+// warnings as JSON lines, and "ready" once it polls.
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createWorker } from './workflow-threads';
+
+async function main(): Promise<void> {
+  Runtime.install({
+    logger: new DefaultLogger('WARN', ({ level, message, meta }) => {
+      process.stdout.write(`${JSON.stringify({ level, message, meta })}\n`);
+    }),
+  });
+  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS });
+  const worker = await createWorker(
+    {
+      connection,
+      taskQueue: process.env.TEMPORAL_TASK_QUEUE!,
+      workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE! },
+    },
+    Number(process.env.WORKFLOW_ISOLATE_TIMEOUT_MS),
+  );
+  const running = worker.run();
+  process.stdout.write('ready\n');
+  await running;
+  await connection.close();
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

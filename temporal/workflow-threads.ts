@@ -1,0 +1,104 @@
+// How the worker runs workflow code: the SDK's threads, with or without its per-call timeout,
+// and a watch over those threads that reports one stuck in a loop.
+//
+// The SDK stops a workflow that loops without yielding by giving every call into its sandbox a
+// timeout (isolateExecutionTimeout, 5 s by default). Node enforces a vm timeout with a watchdog
+// thread that it creates and joins for each call, and the SDK calls into the sandbox about 17
+// times per order: that cost 10 ms of p50 at 1 client and 7-11 ms of Node CPU per order
+// (docs/benchmarks.md). WORKFLOW_ISOLATE_TIMEOUT chooses: 0 (the default) runs the sandbox
+// without the timeout, as the Go, Java and Python SDKs run workflow code, and a loop is reported
+// (below) instead of stopped; a duration restores the SDK's timeout.
+import type { Worker as NodeWorkerThread } from 'node:worker_threads';
+import type { Logger } from '@temporalio/common';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
+
+/** A workflow thread that has not paused for this long is reported, once per stretch. */
+export const STUCK_THREAD_AFTER_MS = 5_000;
+const CHECK_EVERY_MS = 1_000;
+
+interface Watched {
+  thread: NodeWorkerThread;
+  logger: Logger;
+  /** The thread's idle time at the last check, and when it last grew. */
+  idle: number;
+  idleGrewAt: number;
+  reported: boolean;
+}
+
+const watched = new Map<number, Watched>();
+let timer: NodeJS.Timeout | undefined;
+
+/**
+ * A thread's event loop accrues idle time whenever it waits for work. One that accrues none for
+ * STUCK_THREAD_AFTER_MS has run a single task that long (a workflow looping without awaiting) or
+ * has had work queued without a break (a saturated worker): either is worth a warning, and the
+ * check costs nothing on the hot path.
+ */
+function check(now: number): void {
+  for (const [id, w] of watched) {
+    const { idle } = w.thread.performance.eventLoopUtilization();
+    if (idle > w.idle) {
+      w.idle = idle;
+      w.idleGrewAt = now;
+      if (w.reported) w.logger.info('Workflow thread runs again', { threadId: id });
+      w.reported = false;
+    } else if (!w.reported && now - w.idleGrewAt >= STUCK_THREAD_AFTER_MS) {
+      w.reported = true;
+      w.logger.warn(
+        'Workflow thread has not paused for ' +
+          `${Math.round((now - w.idleGrewAt) / 1000)} s: a workflow may be looping without ` +
+          'awaiting (its workflow task times out and every workflow on this thread waits), or ' +
+          'the worker is saturated. WORKFLOW_ISOLATE_TIMEOUT makes the SDK stop such a loop.',
+        { threadId: id },
+      );
+    }
+  }
+}
+
+function watch(thread: NodeWorkerThread, logger: Logger): void {
+  watched.set(thread.threadId, {
+    thread,
+    logger,
+    idle: thread.performance.eventLoopUtilization().idle,
+    idleGrewAt: Date.now(),
+    reported: false,
+  });
+  thread.once('exit', () => {
+    watched.delete(thread.threadId);
+    if (watched.size === 0 && timer) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  });
+  timer ??= setInterval(() => check(Date.now()), CHECK_EVERY_MS).unref();
+}
+
+
+/**
+ * Worker.create for the project's workers, with two changes to how the SDK creates its
+ * workflow threads: they are watched (above), and each call into their sandbox has
+ * `isolateTimeoutMs` (WORKFLOW_ISOLATE_TIMEOUT) as its timeout, or none when it is 0.
+ */
+export function createWorker(options: WorkerOptions, isolateTimeoutMs: number): Promise<Worker> {
+  class WatchedWorker extends Worker {
+    protected static override async createWorkflowCreator(
+      ...[bundle, compiled, logger]: Parameters<typeof Worker.createWorkflowCreator>
+    ): ReturnType<typeof Worker.createWorkflowCreator> {
+      // Node announces every thread it starts: those started now are the SDK's workflow threads.
+      const started = (thread: NodeWorkerThread) => watch(thread, logger);
+      process.on('worker', started);
+      try {
+        // The option is not public (the SDK fixes it at 5 s); Node's vm takes undefined as none.
+        const isolateExecutionTimeoutMs = (isolateTimeoutMs > 0 ? isolateTimeoutMs : undefined)!;
+        return await super.createWorkflowCreator(
+          bundle,
+          { ...compiled, isolateExecutionTimeoutMs },
+          logger,
+        );
+      } finally {
+        process.off('worker', started);
+      }
+    }
+  }
+  return WatchedWorker.create(options);
+}
