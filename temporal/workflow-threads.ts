@@ -17,7 +17,7 @@ export const STUCK_THREAD_AFTER_MS = 5_000;
 const CHECK_EVERY_MS = 1_000;
 
 interface Watched {
-  thread: NodeWorkerThread;
+  thread: WatchedThread;
   logger: Logger;
   /** The thread's idle time at the last check, and when it last grew. */
   idle: number;
@@ -34,14 +34,19 @@ let timer: NodeJS.Timeout | undefined;
  * has had work queued without a break (a saturated worker): either is worth a warning, and the
  * check costs nothing on the hot path.
  */
-function check(now: number): void {
+export function checkWorkflowThreads(now: number): void {
   for (const [id, w] of watched) {
     const { idle } = w.thread.performance.eventLoopUtilization();
     if (idle > w.idle) {
+      // At WARN, beside the warning it ends (the SDK's INFO lines are off by default).
+      if (w.reported)
+        w.logger.warn(
+          `Workflow thread paused again after ${Math.round((now - w.idleGrewAt) / 1000)} s`,
+          { threadId: id },
+        );
+      w.reported = false;
       w.idle = idle;
       w.idleGrewAt = now;
-      if (w.reported) w.logger.info('Workflow thread runs again', { threadId: id });
-      w.reported = false;
     } else if (!w.reported && now - w.idleGrewAt >= STUCK_THREAD_AFTER_MS) {
       w.reported = true;
       w.logger.warn(
@@ -55,12 +60,15 @@ function check(now: number): void {
   }
 }
 
-function watch(thread: NodeWorkerThread, logger: Logger): void {
+/** The part of a worker thread the watch reads. */
+export type WatchedThread = Pick<NodeWorkerThread, 'threadId' | 'performance' | 'once'>;
+
+export function watchWorkflowThread(thread: WatchedThread, logger: Logger, now = Date.now()): void {
   watched.set(thread.threadId, {
     thread,
     logger,
     idle: thread.performance.eventLoopUtilization().idle,
-    idleGrewAt: Date.now(),
+    idleGrewAt: now,
     reported: false,
   });
   thread.once('exit', () => {
@@ -70,9 +78,8 @@ function watch(thread: NodeWorkerThread, logger: Logger): void {
       timer = undefined;
     }
   });
-  timer ??= setInterval(() => check(Date.now()), CHECK_EVERY_MS).unref();
+  timer ??= setInterval(() => checkWorkflowThreads(Date.now()), CHECK_EVERY_MS).unref();
 }
-
 
 /**
  * Worker.create for the project's workers, with two changes to how the SDK creates its
@@ -85,7 +92,7 @@ export function createWorker(options: WorkerOptions, isolateTimeoutMs: number): 
       ...[bundle, compiled, logger]: Parameters<typeof Worker.createWorkflowCreator>
     ): ReturnType<typeof Worker.createWorkflowCreator> {
       // Node announces every thread it starts: those started now are the SDK's workflow threads.
-      const started = (thread: NodeWorkerThread) => watch(thread, logger);
+      const started = (thread: NodeWorkerThread) => watchWorkflowThread(thread, logger);
       process.on('worker', started);
       try {
         // The option is not public (the SDK fixes it at 5 s); Node's vm takes undefined as none.

@@ -1,0 +1,81 @@
+// The watch over workflow threads, on a stand-in thread whose idle time the test controls.
+import { EventEmitter } from 'node:events';
+import type { Logger } from '@temporalio/common';
+import {
+  checkWorkflowThreads,
+  STUCK_THREAD_AFTER_MS,
+  type WatchedThread,
+  watchWorkflowThread,
+} from './workflow-threads';
+
+function standIn(threadId: number) {
+  const events = new EventEmitter();
+  let idle = 100;
+  const thread = {
+    threadId,
+    performance: {
+      eventLoopUtilization: () => ({ idle, active: 0, utilization: 0 }),
+    },
+    once: (event: string, listener: () => void) => {
+      events.once(event, listener);
+      return thread;
+    },
+  } as unknown as WatchedThread;
+  return { thread, pause: () => (idle += 10), exit: () => events.emit('exit', 0) };
+}
+
+function recordingLogger() {
+  const warnings: { message: string; meta?: Record<string, unknown> }[] = [];
+  const logger = {
+    warn: (message: string, meta?: Record<string, unknown>) => warnings.push({ message, meta }),
+  } as unknown as Logger;
+  return { logger, warnings };
+}
+
+test('a thread that does not pause is reported once, and again when it pauses', () => {
+  const t0 = 1_000_000;
+  const { thread, pause, exit } = standIn(7);
+  const { logger, warnings } = recordingLogger();
+  watchWorkflowThread(thread, logger, t0);
+  try {
+    checkWorkflowThreads(t0 + STUCK_THREAD_AFTER_MS - 1);
+    expect(warnings).toEqual([]);
+    checkWorkflowThreads(t0 + STUCK_THREAD_AFTER_MS);
+    checkWorkflowThreads(t0 + STUCK_THREAD_AFTER_MS + 1_000);
+    expect(warnings).toEqual([
+      {
+        message: expect.stringMatching(/^Workflow thread has not paused for 5 s: .*loop/),
+        meta: { threadId: 7 },
+      },
+    ]);
+    pause();
+    checkWorkflowThreads(t0 + 8_000);
+    expect(warnings[1]).toEqual({
+      message: 'Workflow thread paused again after 8 s',
+      meta: { threadId: 7 },
+    });
+    // Busy stretches shorter than the limit say nothing.
+    checkWorkflowThreads(t0 + 8_000 + STUCK_THREAD_AFTER_MS - 1);
+    pause();
+    checkWorkflowThreads(t0 + 8_000 + STUCK_THREAD_AFTER_MS);
+    expect(warnings).toHaveLength(2);
+  } finally {
+    exit();
+  }
+  // An exited thread is no longer read.
+  checkWorkflowThreads(t0 + 60_000);
+  expect(warnings).toHaveLength(2);
+});
+
+test('a thread that pauses between checks is never reported', () => {
+  const t0 = 2_000_000;
+  const { thread, pause, exit } = standIn(8);
+  const { logger, warnings } = recordingLogger();
+  watchWorkflowThread(thread, logger, t0);
+  for (let s = 1; s <= 30; s++) {
+    pause();
+    checkWorkflowThreads(t0 + s * 1_000);
+  }
+  exit();
+  expect(warnings).toEqual([]);
+});
