@@ -4,10 +4,10 @@
 // The SDK stops a workflow that loops without yielding by giving every call into its sandbox a
 // timeout (isolateExecutionTimeout, 5 s by default). Node enforces a vm timeout with a watchdog
 // thread that it creates and joins for each call, and the SDK calls into the sandbox about 17
-// times per order: that cost 10 ms of p50 at 1 client and 7-11 ms of Node CPU per order
-// (docs/benchmarks.md). WORKFLOW_ISOLATE_TIMEOUT chooses: 0 (the default) runs the sandbox
-// without the timeout, as the Go, Java and Python SDKs run workflow code, and a loop is reported
-// (below) instead of stopped; a duration restores the SDK's timeout.
+// times per order: 15% of the worker's CPU per order (docs/benchmarks.md).
+// WORKFLOW_ISOLATE_TIMEOUT chooses: 0 (the default) runs the sandbox without the timeout, as
+// the Go, Java and Python SDKs run workflow code, and a loop is reported (below) instead of
+// stopped; a duration restores the SDK's timeout.
 import type { Worker as NodeWorkerThread } from 'node:worker_threads';
 import type { Logger } from '@temporalio/common';
 import { Worker, type WorkerOptions } from '@temporalio/worker';

@@ -133,7 +133,10 @@ const scenario: BenchScenario = {
     });
     const sagaQueue = `bench-saga-${run}`;
     const bareQueue = `bench-bare-${run}`;
-    ctx.log('bundling the saga and the bare workflow; launching DBOS');
+    ctx.log(
+      'bundling the saga and the bare workflow; launching DBOS; workflow sandbox timeout: ' +
+        (isolateTimeoutMs > 0 ? `${isolateTimeoutMs} ms` : 'none'),
+    );
     const sagaWorker = await createOrderWorker({
       connection: nativeConnection,
       namespace: 'default',
