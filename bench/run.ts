@@ -4,7 +4,8 @@
 // Server settings to try, on top of the product's (provision/temporal.ts), repeatable:
 // `--dynamic-config=KEY=JSON`, `--sqlite-pragma=NAME=VALUE`, `--temporal-db-file` (file-backed
 // as npm start runs it, instead of in memory), `--temporal-postgres` (a Temporal server
-// persisting to the bench's Postgres, as in production, instead of the dev server). Other `--name=value` options go to the scenarios.
+// persisting to the bench's Postgres, as in production, instead of the dev server). Other
+// `--name=value` options go to the scenarios.
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';

@@ -8,7 +8,7 @@
 // binds its methods lazily onto the instance).
 import { z } from 'zod';
 
-export const MAX_CENTS = Number.MAX_SAFE_INTEGER;
+const MAX_CENTS = Number.MAX_SAFE_INTEGER;
 export const MAX_QUANTITY = 1_000_000;
 export const MAX_ITEMS_PER_ORDER = 100;
 
@@ -123,6 +123,6 @@ export function orderInputSchemas() {
   };
 }
 
-export type OrderInputSchemas = ReturnType<typeof orderInputSchemas>;
+type OrderInputSchemas = ReturnType<typeof orderInputSchemas>;
 export type OrderLineInput = z.infer<OrderInputSchemas['orderLineSchema']>;
 export type NewOrderInput = z.infer<OrderInputSchemas['createOrderSchema']>;

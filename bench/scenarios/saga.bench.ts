@@ -345,23 +345,14 @@ const scenario: BenchScenario = {
           runs.map((r) => r.postgresCpuMs),
         ),
       );
-      if (runs.every((r) => r.temporalPostgresCpuMs !== undefined) && !subject.startsWith('DBOS')) {
-        rows.push(
-          row(
-            'CPU Temporal persistence (Postgres)',
-            'ms/order',
-            runs.map((r) => r.temporalPostgresCpuMs!),
-          ),
-        );
-      }
-      if (runs.every((r) => r.temporalCpuMs !== undefined) && !subject.startsWith('DBOS')) {
-        rows.push(
-          row(
-            'CPU Temporal server',
-            'ms/order',
-            runs.map((r) => r.temporalCpuMs!),
-          ),
-        );
+      // The Temporal server's figures, where this run has them (DBOS has no server).
+      const temporal: [string, (r: Run) => number | undefined][] = [
+        ['CPU Temporal persistence (Postgres)', (r) => r.temporalPostgresCpuMs],
+        ['CPU Temporal server', (r) => r.temporalCpuMs],
+      ];
+      for (const [metric, of] of subject.startsWith('DBOS') ? [] : temporal) {
+        const values = runs.map(of);
+        if (values.every((v) => v !== undefined)) rows.push(row(metric, 'ms/order', values));
       }
     }
     // orderSaga against the bare workflow with the same activities (Temporal's own cost), every
