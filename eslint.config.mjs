@@ -134,4 +134,19 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Plain CommonJS that Node loads into the worker's workflow threads, outside the TypeScript
+    // project: linted as JavaScript.
+    files: ['**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable' },
+    },
+    rules: {
+      ...tseslint.configs.disableTypeChecked.rules,
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
 );

@@ -1,5 +1,5 @@
-// A worker for workflow-threads.int.test.ts in a process of its own (Jest hands tests a copy of
-// `process`, which never hears of the threads Node starts): runs the fixture bundle
+// A worker for workflow-threads.int.test.ts in a process of its own (a thread looping without
+// awaiting stops only with its process, and the test kills it): runs the fixture bundle
 // (WORKFLOW_BUNDLE) on TEMPORAL_TASK_QUEUE with WORKFLOW_ISOLATE_TIMEOUT_MS, prints the SDK's
 // warnings as JSON lines, and "ready" once it polls.
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';

@@ -1,6 +1,7 @@
 // Workflows for workflow-threads.int.test.ts: one that never yields (a bug a workflow can
-// have: a loop whose exit depends on something that cannot change inside one activation), and
-// one that returns at once.
+// have: a loop whose exit depends on something that cannot change inside one activation), one
+// that returns at once, and one that waits in two places, for its stacks to be queried.
+import { condition, sleep } from '@temporalio/workflow';
 
 export async function loopWithoutAwaiting(): Promise<number> {
   // Date.now() is frozen during an activation in the sandbox: this never ends.
@@ -12,4 +13,13 @@ export async function loopWithoutAwaiting(): Promise<number> {
 
 export async function returnAtOnce(): Promise<string> {
   return 'done';
+}
+
+/** Waits in two places at once, through Promise.race and Promise.all: stacks to query. */
+export async function waitInTwoPlaces(): Promise<void> {
+  await Promise.race([waitForBoth(), sleep('2 hours')]);
+}
+
+async function waitForBoth(): Promise<void> {
+  await Promise.all([sleep('1 hour'), condition(() => false)]);
 }

@@ -1,16 +1,24 @@
-// The workflow sandbox with and without the per-call timeout (WORKFLOW_ISOLATE_TIMEOUT), a
-// worker in its own process against the real Temporal dev server: with none (the default), a
-// workflow that loops without awaiting is reported in the worker's log; with one, the SDK stops
-// it, fails its workflow task and the worker runs other workflows.
+// The workflow threads against the real Temporal dev server. The sandbox with and without the
+// per-call timeout (WORKFLOW_ISOLATE_TIMEOUT), a worker in its own process (killed with it, as a
+// thread in a loop does not stop): with none (the default), a workflow that loops without
+// awaiting is reported in the worker's log; with one, the SDK stops it, fails its workflow task
+// and the worker runs other workflows. And the stack trace queries (the UI's Stack Trace tab),
+// answered from stacks formatted when asked, as the SDK's own threads answer them.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+} from '@temporalio/worker';
 import { eventually } from '../test/harness';
-import { STUCK_THREAD_AFTER_MS } from './workflow-threads';
+import { createWorker, STUCK_THREAD_AFTER_MS } from './workflow-threads';
 
 jest.setTimeout(120_000);
 
@@ -141,5 +149,51 @@ test('with WORKFLOW_ISOLATE_TIMEOUT, the SDK stops the loop and the worker runs 
     expect(stuckWarnings(w)).toEqual([]);
   } finally {
     await kill(w);
+  }
+});
+
+test("the stack trace queries answer as with the SDK's own workflow threads", async () => {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const native = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  const options = (taskQueue: string) => ({
+    connection: native,
+    taskQueue,
+    workflowBundle: { codePath: bundlePath },
+  });
+  const ours = await createWorker(options(`stacks-ours-${randomUUID()}`), 0);
+  const sdks = await Worker.create(options(`stacks-sdk-${randomUUID()}`));
+  const running = [ours.run(), sdks.run()];
+  try {
+    const [mine, theirs] = await Promise.all(
+      [ours, sdks].map((w) =>
+        client.workflow.start('waitInTwoPlaces', {
+          taskQueue: w.options.taskQueue,
+          workflowId: `stacks-${randomUUID()}`,
+        }),
+      ),
+    );
+    const stack = await mine!.query<string>('__stack_trace');
+    expect(stack).toBe(await theirs!.query<string>('__stack_trace'));
+    // Each place the workflow waits, source-mapped, without the SDK's frames.
+    expect(stack).toMatch(/^ +at all \(.*workflow-threads\.fixture\.ts:\d+:\d+\)$/m);
+    expect(stack).toMatch(/^ +at waitForBoth \(.*workflow-threads\.fixture\.ts:\d+:\d+\)$/m);
+    expect(stack).toMatch(/^ +at race \(.*workflow-threads\.fixture\.ts:\d+:\d+\)$/m);
+    expect(stack).not.toMatch(/internals|Promise\.then|Function\.all/);
+
+    type Enhanced = { stacks: { locations: { file_path?: string }[] }[] };
+    const enhanced = await mine!.query<Enhanced>('__enhanced_stack_trace');
+    expect(enhanced.stacks).toEqual(
+      (await theirs!.query<Enhanced>('__enhanced_stack_trace')).stacks,
+    );
+    expect(enhanced.stacks.length).toBeGreaterThan(1);
+    for (const { locations } of enhanced.stacks)
+      for (const { file_path } of locations)
+        expect(file_path).toMatch(/workflow-threads\.fixture\.ts$/);
+    await Promise.all([mine!.terminate(), theirs!.terminate()]);
+  } finally {
+    ours.shutdown();
+    sdks.shutdown();
+    await Promise.all(running);
+    await native.close();
   }
 });

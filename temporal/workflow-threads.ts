@@ -1,5 +1,6 @@
 // How the worker runs workflow code: the SDK's threads, with or without its per-call timeout,
-// and a watch over those threads that reports one stuck in a loop.
+// with the stacks behind the UI's Stack Trace tab formatted only when asked for
+// (workflow-stacks.cjs), and a watch over those threads that reports one stuck in a loop.
 //
 // The SDK stops a workflow that loops without yielding by giving every call into its sandbox a
 // timeout (isolateExecutionTimeout, 5 s by default). Node enforces a vm timeout with a watchdog
@@ -8,9 +9,14 @@
 // WORKFLOW_ISOLATE_TIMEOUT chooses: 0 (the default) runs the sandbox without the timeout, as
 // the Go, Java and Python SDKs run workflow code, and a loop is reported (below) instead of
 // stopped; a duration restores the SDK's timeout.
-import type { Worker as NodeWorkerThread } from 'node:worker_threads';
+import path from 'node:path';
+import { Worker as NodeWorkerThread } from 'node:worker_threads';
 import type { Logger } from '@temporalio/common';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  ThreadedVMWorkflowCreator,
+  WorkerThreadClient,
+} from '@temporalio/worker/lib/workflow/threaded-vm';
 
 /** A workflow thread that has not paused for this long is reported, once per stretch. */
 export const STUCK_THREAD_AFTER_MS = 5_000;
@@ -82,30 +88,57 @@ export function watchWorkflowThread(thread: WatchedThread, logger: Logger, now =
 }
 
 /**
- * Worker.create for the project's workers, with two changes to how the SDK creates its
- * workflow threads: they are watched (above), and each call into their sandbox has
- * `isolateTimeoutMs` (WORKFLOW_ISOLATE_TIMEOUT) as its timeout, or none when it is 0.
+ * What each workflow thread runs: the SDK's own thread script, with the formatting of the
+ * stacks behind the `__stack_trace` query deferred until it is read (workflow-stacks.cjs).
+ */
+const sdkThreadModule = (name: string) =>
+  JSON.stringify(require.resolve(`@temporalio/worker/lib/workflow/${name}`));
+const THREAD_SOURCE = `
+  require(${JSON.stringify(path.join(__dirname, 'workflow-stacks.cjs'))})
+    .deferStackFormatting(require(${sdkThreadModule('vm-shared')}).globalHandlers);
+  require(${sdkThreadModule('workflow-worker-thread')});
+`;
+
+/**
+ * Worker.create for the project's workers, with three changes to the SDK's workflow threads
+ * (started as the SDK starts them, from its own thread script): each is watched (above), keeps
+ * the stacks of its workflows' promises unformatted until they are queried, and gives each call
+ * into its sandbox `isolateTimeoutMs` (WORKFLOW_ISOLATE_TIMEOUT) as its timeout, or none when
+ * it is 0.
  */
 export function createWorker(options: WorkerOptions, isolateTimeoutMs: number): Promise<Worker> {
-  class WatchedWorker extends Worker {
+  // The option is not public (the SDK fixes it at 5 s); Node's vm takes undefined as none.
+  const isolateExecutionTimeoutMs = (isolateTimeoutMs > 0 ? isolateTimeoutMs : undefined)!;
+  class ProjectWorker extends Worker {
     protected static override async createWorkflowCreator(
       ...[bundle, compiled, logger]: Parameters<typeof Worker.createWorkflowCreator>
     ): ReturnType<typeof Worker.createWorkflowCreator> {
-      // Node announces every thread it starts: those started now are the SDK's workflow threads.
-      const started = (thread: NodeWorkerThread) => watchWorkflowThread(thread, logger);
-      process.on('worker', started);
-      try {
-        // The option is not public (the SDK fixes it at 5 s); Node's vm takes undefined as none.
-        const isolateExecutionTimeoutMs = (isolateTimeoutMs > 0 ? isolateTimeoutMs : undefined)!;
-        return await super.createWorkflowCreator(
+      // debugMode runs workflows on the main thread, as the SDK does.
+      if (compiled.debugMode)
+        return super.createWorkflowCreator(
           bundle,
           { ...compiled, isolateExecutionTimeoutMs },
           logger,
         );
-      } finally {
-        process.off('worker', started);
-      }
+      const threads = Array.from({ length: compiled.workflowThreadPoolSize }, () => {
+        const thread = new NodeWorkerThread(THREAD_SOURCE, { eval: true });
+        watchWorkflowThread(thread, logger);
+        return new WorkerThreadClient(thread, logger, compiled.patchActivationCallback);
+      });
+      await Promise.all(
+        threads.map((thread) =>
+          thread.send({
+            type: 'init',
+            workflowBundle: bundle,
+            isolateExecutionTimeoutMs,
+            reuseV8Context: compiled.reuseV8Context,
+            registeredActivityNames: new Set(compiled.activities.keys()),
+            hasPatchActivationCallback: compiled.patchActivationCallback !== undefined,
+          }),
+        ),
+      );
+      return new ThreadedVMWorkflowCreator(threads);
     }
   }
-  return WatchedWorker.create(options);
+  return ProjectWorker.create(options);
 }

@@ -253,6 +253,14 @@ test('a large order confirmed in time is paid and completed', async () => {
     'awaiting confirmation',
   );
   expect(await types('CustomerCredit', id('c-confirmed'))).toEqual(['CreditGranted']);
+  const stack = await worker.client.workflow
+    .getHandle(`order-${orderId}`)
+    .query<string>('__stack_trace');
+  // Where the saga waits, as the Temporal UI's Stack Trace tab shows it: a condition in the
+  // payment step, source-mapped to the saga's code.
+  expect(stack).toMatch(
+    / at condition \(.*\n +at .*order-saga\.workflow\.ts:\d+:\d+\)?\n +at body \(.*\n +at runStep \(/,
+  );
   await patient.confirmPayment(orderId, 300_000);
   await expect(patient.result(orderId)).resolves.toMatchObject({ status: 'completed' });
   expect((await stream('CustomerCredit', id('c-confirmed'))).map((e) => e.data)).toEqual([
