@@ -1,0 +1,73 @@
+// A thread for workflow-stacks.test.ts: the SDK's handlers with workflow-stacks.cjs, as in a
+// workflow thread, and a sandbox standing in for a workflow's. A thread of its own because
+// promise hooks belong to the whole isolate: a Jest process keeps those of the SDK's in-process
+// workers (the replay tests') once they are gone. Runs the scenario named in workerData and
+// posts what the stack trace query would read.
+'use strict';
+const vm = require('node:vm');
+const { parentPort, workerData } = require('node:worker_threads');
+const { GlobalHandlers } = require('@temporalio/worker/lib/workflow/vm-shared');
+const { deferStackFormatting } = require('./workflow-stacks.cjs');
+
+const handlers = new GlobalHandlers();
+deferStackFormatting(handlers);
+handlers.install();
+
+const store = { promiseToStack: new Map(), childToParent: new Map() };
+const context = vm.createContext({ __TEMPORAL_ACTIVATOR__: { promiseStackStore: store } });
+const run = (code) => vm.runInContext(code, context, { filename: 'workflow.js' });
+
+// Counts the SDK formatter's runs: each one is a stack formatted.
+const sdkPrepare = Error.prepareStackTrace;
+let formats = 0;
+Error.prepareStackTrace = (err, frames) => {
+  formats++;
+  return sdkPrepare(err, frames);
+};
+
+const scenarios = {
+  async recorded() {
+    const [waiting, chained] = run(`
+      function waitHere() { return new Promise(() => {}); }
+      const waiting = waitHere();
+      [waiting, waiting.then(() => {})];
+    `);
+    const formatsBeforeRead = formats;
+    const { formatted, structured } = store.promiseToStack.get(waiting);
+    return {
+      formatsBeforeRead,
+      formatted,
+      formatsAfterRead: formats,
+      structured,
+      chainedOnWaiting: store.childToParent.get(chained)?.has(waiting) === true,
+    };
+  },
+
+  async aggregate() {
+    const all = run(`
+      function waitForBoth() { return Promise.all([new Promise(() => {}), new Promise(() => {})]); }
+      waitForBoth();
+    `);
+    return {
+      aggregate: store.promiseToStack.get(all).formatted,
+      all: [...store.promiseToStack.values()].map((s) => s.formatted),
+    };
+  },
+
+  async settled() {
+    const { promise, resolve } = run(`
+      let resolve;
+      const promise = new Promise((r) => { resolve = r; });
+      ({ promise, resolve });
+    `);
+    const recordedBefore = store.promiseToStack.has(promise);
+    resolve();
+    await promise;
+    return {
+      recordedBefore,
+      recordedAfter: store.promiseToStack.has(promise) || store.childToParent.has(promise),
+    };
+  },
+};
+
+scenarios[workerData]().then((result) => parentPort.postMessage(result));
