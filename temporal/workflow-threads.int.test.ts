@@ -96,7 +96,8 @@ const failedTask = (e: { workflowTaskFailedEventAttributes?: unknown }) =>
 
 const stuckWarnings = (w: WorkerProcess) =>
   w.lines.filter(
-    (l) => l.level === 'WARN' && l.message.startsWith('Workflow thread has not paused'),
+    (l) =>
+      l.level === 'WARN' && l.message.startsWith('Workflow thread has neither paused nor answered'),
   );
 
 test('with no timeout (the default), a workflow looping without awaiting is reported', async () => {

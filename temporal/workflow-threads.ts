@@ -18,16 +18,19 @@ import {
   WorkerThreadClient,
 } from '@temporalio/worker/lib/workflow/threaded-vm';
 
-/** A workflow thread that has not paused for this long is reported, once per stretch. */
+/** A workflow thread that has neither paused nor answered for this long is reported, once. */
 export const STUCK_THREAD_AFTER_MS = 5_000;
 const CHECK_EVERY_MS = 1_000;
 
 interface Watched {
   thread: WatchedThread;
   logger: Logger;
-  /** The thread's idle time at the last check, and when it last grew. */
+  /** The thread's idle time at the last check. */
   idle: number;
-  idleGrewAt: number;
+  /** It has answered the main thread since the last check. */
+  answered: boolean;
+  /** When it last paused or answered. */
+  movedAt: number;
   reported: boolean;
 }
 
@@ -35,31 +38,33 @@ const watched = new Map<number, Watched>();
 let timer: NodeJS.Timeout | undefined;
 
 /**
- * A thread's event loop accrues idle time whenever it waits for work. One that accrues none for
- * STUCK_THREAD_AFTER_MS has run a single task that long (a workflow looping without awaiting) or
- * has had work queued without a break (a saturated worker): either is worth a warning, and the
+ * A thread's event loop accrues idle time whenever it waits for work, and the thread answers
+ * the main thread after each workflow activation. One that does neither for
+ * STUCK_THREAD_AFTER_MS is inside a single activation that long: a workflow looping without
+ * awaiting. A saturated thread, busy without a break, still answers, and is not reported. The
  * check costs nothing on the hot path.
  */
 export function checkWorkflowThreads(now: number): void {
   for (const [id, w] of watched) {
     const { idle } = w.thread.performance.eventLoopUtilization();
-    if (idle > w.idle) {
+    if (idle > w.idle || w.answered) {
       // At WARN, beside the warning it ends (the SDK's INFO lines are off by default).
       if (w.reported)
         w.logger.warn(
-          `Workflow thread paused again after ${Math.round((now - w.idleGrewAt) / 1000)} s`,
+          `Workflow thread runs again after ${Math.round((now - w.movedAt) / 1000)} s`,
           { threadId: id },
         );
       w.reported = false;
       w.idle = idle;
-      w.idleGrewAt = now;
-    } else if (!w.reported && now - w.idleGrewAt >= STUCK_THREAD_AFTER_MS) {
+      w.answered = false;
+      w.movedAt = now;
+    } else if (!w.reported && now - w.movedAt >= STUCK_THREAD_AFTER_MS) {
       w.reported = true;
       w.logger.warn(
-        'Workflow thread has not paused for ' +
-          `${Math.round((now - w.idleGrewAt) / 1000)} s: a workflow may be looping without ` +
-          'awaiting (its workflow task times out and every workflow on this thread waits), or ' +
-          'the worker is saturated. WORKFLOW_ISOLATE_TIMEOUT makes the SDK stop such a loop.',
+        'Workflow thread has neither paused nor answered for ' +
+          `${Math.round((now - w.movedAt) / 1000)} s: a workflow may be looping without ` +
+          'awaiting (its workflow task times out and every workflow on this thread waits). ' +
+          'WORKFLOW_ISOLATE_TIMEOUT makes the SDK stop such a loop.',
         { threadId: id },
       );
     }
@@ -67,15 +72,20 @@ export function checkWorkflowThreads(now: number): void {
 }
 
 /** The part of a worker thread the watch reads. */
-export type WatchedThread = Pick<NodeWorkerThread, 'threadId' | 'performance' | 'once'>;
+export type WatchedThread = Pick<NodeWorkerThread, 'threadId' | 'performance' | 'on' | 'once'>;
 
 export function watchWorkflowThread(thread: WatchedThread, logger: Logger, now = Date.now()): void {
-  watched.set(thread.threadId, {
+  const w: Watched = {
     thread,
     logger,
     idle: thread.performance.eventLoopUtilization().idle,
-    idleGrewAt: now,
+    answered: false,
+    movedAt: now,
     reported: false,
+  };
+  watched.set(thread.threadId, w);
+  thread.on('message', () => {
+    w.answered = true;
   });
   thread.once('exit', () => {
     watched.delete(thread.threadId);
@@ -122,12 +132,14 @@ export function createWorker(options: WorkerOptions, isolateTimeoutMs: number): 
         );
       const threads = Array.from({ length: compiled.workflowThreadPoolSize }, () => {
         const thread = new NodeWorkerThread(THREAD_SOURCE, { eval: true });
-        watchWorkflowThread(thread, logger);
-        return new WorkerThreadClient(thread, logger, compiled.patchActivationCallback);
+        return {
+          thread,
+          client: new WorkerThreadClient(thread, logger, compiled.patchActivationCallback),
+        };
       });
       await Promise.all(
-        threads.map((thread) =>
-          thread.send({
+        threads.map(({ client }) =>
+          client.send({
             type: 'init',
             workflowBundle: bundle,
             isolateExecutionTimeoutMs,
@@ -137,7 +149,10 @@ export function createWorker(options: WorkerOptions, isolateTimeoutMs: number): 
           }),
         ),
       );
-      return new ThreadedVMWorkflowCreator(threads);
+      // Watched once started: loading the SDK and the bundle is one busy stretch, which can
+      // last seconds on a loaded machine and is not a stuck workflow.
+      for (const { thread } of threads) watchWorkflowThread(thread, logger);
+      return new ThreadedVMWorkflowCreator(threads.map(({ client }) => client));
     }
   }
   return ProjectWorker.create(options);
