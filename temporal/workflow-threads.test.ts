@@ -29,7 +29,12 @@ function standIn(threadId: number) {
     thread,
     pause: () => (idle += 10),
     answer: () => events.emit('message', { requestId: 1 }),
-    exit: () => events.emit('exit', 0),
+    exit: () => {
+      // As Node does: an exited thread's id reads -1, and its loop reads all zeros.
+      (thread as { threadId: number }).threadId = -1;
+      idle = 0;
+      events.emit('exit', 0);
+    },
   };
 }
 

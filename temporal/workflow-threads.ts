@@ -83,12 +83,14 @@ export function watchWorkflowThread(thread: WatchedThread, logger: Logger, now =
     movedAt: now,
     reported: false,
   };
-  watched.set(thread.threadId, w);
+  // Node sets threadId to -1 once the thread has exited.
+  const { threadId } = thread;
+  watched.set(threadId, w);
   thread.on('message', () => {
     w.answered = true;
   });
   thread.once('exit', () => {
-    watched.delete(thread.threadId);
+    watched.delete(threadId);
     if (watched.size === 0 && timer) {
       clearInterval(timer);
       timer = undefined;
