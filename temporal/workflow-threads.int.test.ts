@@ -198,3 +198,29 @@ test("the stack trace queries answer as with the SDK's own workflow threads", as
     await native.close();
   }
 });
+
+test('a workflow bundle that fails to load fails the worker at start, with its error', async () => {
+  const broken = path.join(dir, 'broken-bundle.js');
+  const sourceMap = Buffer.from(JSON.stringify({ version: 3, sources: [], mappings: '' }));
+  fs.writeFileSync(
+    broken,
+    // Passes the SDK's checks (an inline source map, the module cache), then throws.
+    "globalThis.__webpack_module_cache__ = {};\nthrow new Error('this bundle is broken');\n" +
+      `//# sourceMappingURL=data:application/json;base64,${sourceMap.toString('base64')}\n`,
+  );
+  const native = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+  try {
+    await expect(
+      createWorker(
+        {
+          connection: native,
+          taskQueue: `broken-${randomUUID()}`,
+          workflowBundle: { codePath: broken },
+        },
+        0,
+      ),
+    ).rejects.toThrow(/this bundle is broken/);
+  } finally {
+    await native.close();
+  }
+});

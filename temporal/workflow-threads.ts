@@ -139,18 +139,24 @@ export function createWorker(options: WorkerOptions, isolateTimeoutMs: number): 
           client: new WorkerThreadClient(thread, logger, compiled.patchActivationCallback),
         };
       });
-      await Promise.all(
-        threads.map(({ client }) =>
-          client.send({
-            type: 'init',
-            workflowBundle: bundle,
-            isolateExecutionTimeoutMs,
-            reuseV8Context: compiled.reuseV8Context,
-            registeredActivityNames: new Set(compiled.activities.keys()),
-            hasPatchActivationCallback: compiled.patchActivationCallback !== undefined,
-          }),
-        ),
-      );
+      try {
+        await Promise.all(
+          threads.map(({ client }) =>
+            client.send({
+              type: 'init',
+              workflowBundle: bundle,
+              isolateExecutionTimeoutMs,
+              reuseV8Context: compiled.reuseV8Context,
+              registeredActivityNames: new Set(compiled.activities.keys()),
+              hasPatchActivationCallback: compiled.patchActivationCallback !== undefined,
+            }),
+          ),
+        );
+      } catch (err) {
+        // A bundle that fails to load: no thread is left behind the failed Worker.create.
+        await Promise.all(threads.map(({ thread }) => thread.terminate()));
+        throw err;
+      }
       // Watched once started: loading the SDK and the bundle is one busy stretch, which can
       // last seconds on a loaded machine and is not a stuck workflow.
       for (const { thread } of threads) watchWorkflowThread(thread, logger);
