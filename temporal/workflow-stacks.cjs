@@ -32,22 +32,22 @@ const AGGREGATE_FRAME = /^\s+at (?:Function|Promise)\.(?:race|all|allSettled|any
 class PromiseStack {
   constructor(handlers, captured) {
     this.handlers = handlers;
+    /** Until the first read; then `text` and `frames`. */
     this.captured = captured;
-    this.text = undefined;
-    this.frames = undefined;
   }
 
   get formatted() {
-    if (this.text === undefined) this.format();
+    this.format();
     return this.text;
   }
 
   get structured() {
-    if (this.frames === undefined) this.format();
+    this.format();
     return this.frames;
   }
 
   format() {
+    if (this.captured === undefined) return;
     const { handlers } = this;
     // Reading the stack runs the SDK's Error.prepareStackTrace: it maps each frame through the
     // source map and leaves the frames, structured, in handlers.currentStackTrace.

@@ -26,7 +26,10 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'workflow-threads-'));
 const bundlePath = path.join(dir, 'bundle.js');
 let connection: Connection;
 let client: Client;
+/** For the workers this process runs itself (the others run in a process of their own). */
+let native: NativeConnection;
 beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('./workflow-threads.fixture'),
     logger: new DefaultLogger('WARN'),
@@ -34,8 +37,10 @@ beforeAll(async () => {
   fs.writeFileSync(bundlePath, code);
   connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
   client = new Client({ connection });
+  native = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
 });
 afterAll(async () => {
+  await native?.close();
   await connection?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -154,8 +159,6 @@ test('with WORKFLOW_ISOLATE_TIMEOUT, the SDK stops the loop and the worker runs 
 });
 
 test("the stack trace queries answer as with the SDK's own workflow threads", async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const native = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
   const options = (taskQueue: string) => ({
     connection: native,
     taskQueue,
@@ -195,7 +198,6 @@ test("the stack trace queries answer as with the SDK's own workflow threads", as
     ours.shutdown();
     sdks.shutdown();
     await Promise.all(running);
-    await native.close();
   }
 });
 
@@ -208,19 +210,14 @@ test('a workflow bundle that fails to load fails the worker at start, with its e
     "globalThis.__webpack_module_cache__ = {};\nthrow new Error('this bundle is broken');\n" +
       `//# sourceMappingURL=data:application/json;base64,${sourceMap.toString('base64')}\n`,
   );
-  const native = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
-  try {
-    await expect(
-      createWorker(
-        {
-          connection: native,
-          taskQueue: `broken-${randomUUID()}`,
-          workflowBundle: { codePath: broken },
-        },
-        0,
-      ),
-    ).rejects.toThrow(/this bundle is broken/);
-  } finally {
-    await native.close();
-  }
+  await expect(
+    createWorker(
+      {
+        connection: native,
+        taskQueue: `broken-${randomUUID()}`,
+        workflowBundle: { codePath: broken },
+      },
+      0,
+    ),
+  ).rejects.toThrow(/this bundle is broken/);
 });
