@@ -144,7 +144,11 @@ export async function startPieces(
         retentionStore: createEventStore(retentionDb, storeOptions),
         dbPoolMax: config.workerDbPoolMax,
         aggregateCacheSize: config.eventStore.aggregateCacheSize,
-        isolateTimeoutMs: config.workflowIsolateTimeoutMs,
+        sandbox: {
+          threads: config.workflowThreads,
+          isolateTimeoutMs: config.workflowIsolateTimeoutMs,
+          logLevel: config.logLevel,
+        },
         dataConverter,
         retention: config.retention,
       });

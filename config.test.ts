@@ -60,6 +60,11 @@ describe('config', () => {
     expect(loadConfig({ WORKFLOW_ISOLATE_TIMEOUT: '5s' }).workflowIsolateTimeoutMs).toBe(5_000);
   });
 
+  test('WORKFLOW_THREADS: the main thread (0) by default, else a count of threads', () => {
+    expect(loadConfig({}).workflowThreads).toBe(0);
+    expect(loadConfig({ WORKFLOW_THREADS: '2' }).workflowThreads).toBe(2);
+  });
+
   test('old encryption keys for rotation parse from EVENT_STORE_DECRYPTION_KEYS', () => {
     const a = Buffer.alloc(32, 1);
     const b = Buffer.alloc(32, 2);
@@ -108,6 +113,8 @@ describe('config', () => {
     ['PAYMENT_CONFIRMATION_TIMEOUT', 'soon'],
     ['PAYMENT_CONFIRMATION_TIMEOUT', '0'],
     ['WORKFLOW_ISOLATE_TIMEOUT', '-5s'],
+    ['WORKFLOW_THREADS', '-1'],
+    ['WORKFLOW_THREADS', 'two'],
     ['EVENT_STORE_COMPRESSION', 'maybe'],
     ['EVENT_STORE_DECRYPTION_KEYS', `${Buffer.alloc(32, 1).toString('base64')},c2hvcnQ=`],
     ['TEMPORAL_ADDRESS', 'no-port'],

@@ -70,6 +70,8 @@ export interface Config {
   sagaLocalActivities: boolean;
   /** Timeout of each call into the workflow sandbox, in ms (0: none; temporal/workflow-threads.ts). */
   workflowIsolateTimeoutMs: number;
+  /** Threads for workflow code; 0: the worker's main thread (temporal/workflow-threads.ts). */
+  workflowThreads: number;
   dataDir: string;
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
@@ -306,6 +308,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerDbPoolMax: parse(env, 'WORKER_DB_POOL_MAX', integer(1, 1000), 20),
     sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
     workflowIsolateTimeoutMs: parse(env, 'WORKFLOW_ISOLATE_TIMEOUT', durationOrOff, 0),
+    workflowThreads: parse(env, 'WORKFLOW_THREADS', integer(0, 64), 0),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
     tracing: {

@@ -13,7 +13,7 @@ import type pg from 'pg';
 import { createPool, type PostgresEventStore } from '../eventstore';
 import { activeTracing } from '../observability/tracing';
 import { ORDER_WORKFLOWS_PATH, WORKFLOW_PRELOAD_MODULES } from './workflow-bundle';
-import { createWorker } from './workflow-threads';
+import { createWorker, type WorkflowSandbox } from './workflow-threads';
 
 /**
  * Where `npm run build` puts the workflow bundle: at the top of dist/. Run from
@@ -92,10 +92,10 @@ export interface OrderWorkerDeps {
   /** RETENTION_* for the retention activity (default: 365/90/archive, the documented defaults). */
   retention?: RetentionPolicy;
   /**
-   * WORKFLOW_ISOLATE_TIMEOUT in ms: the timeout of each call into the workflow sandbox (default
-   * 0: none; temporal/workflow-threads.ts).
+   * Where workflow code runs and how (WORKFLOW_THREADS, WORKFLOW_ISOLATE_TIMEOUT; default: the
+   * main thread, no per-call timeout; temporal/workflow-threads.ts).
    */
-  isolateTimeoutMs?: number;
+  sandbox?: WorkflowSandbox;
   /** Further Worker options, e.g. a short stickyQueueScheduleToStartTimeout in crash tests. */
   workerOptions?: Partial<WorkerOptions>;
 }
@@ -139,7 +139,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
       shutdownGraceTime: '15 seconds',
       ...deps.workerOptions,
     },
-    deps.isolateTimeoutMs ?? 0,
+    deps.sandbox,
   );
 }
 

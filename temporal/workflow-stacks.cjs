@@ -5,7 +5,8 @@
 // promise it compiles two functions, captures a stack, formats it through the workflow bundle's
 // source map and tests it against regexes, though the text is read only when someone queries
 // the stack. The same hook here captures the stack and formats it when it is read, with the
-// SDK's own formatter, so the query answers what it answered before.
+// SDK's own formatter, so the query answers what it answered before. A worker that runs
+// workflows on its main thread (WORKFLOW_THREADS=0) installs it there.
 //
 // Plain CommonJS: Node loads it into a new thread, where neither tsx nor Jest transforms a module.
 'use strict';
@@ -88,6 +89,9 @@ function deferStackFormatting(handlers) {
   // compiled once per realm rather than once per promise.
   const readers = new WeakMap();
   const storeOf = (promise) => {
+    // This module's own realm is never a sandbox: with workflows on the main thread, every
+    // promise of the activities, pg and the API passes here too.
+    if (promise.constructor === Promise) return undefined;
     const realmFunction = promise.constructor.constructor;
     let read = readers.get(realmFunction);
     if (read === undefined) {

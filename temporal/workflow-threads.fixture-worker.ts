@@ -1,7 +1,8 @@
 // A worker for workflow-threads.int.test.ts in a process of its own (a thread looping without
 // awaiting stops only with its process, and the test kills it): runs the fixture bundle
-// (WORKFLOW_BUNDLE) on TEMPORAL_TASK_QUEUE with WORKFLOW_ISOLATE_TIMEOUT_MS, prints the SDK's
-// warnings as JSON lines, and "ready" once it polls.
+// (WORKFLOW_BUNDLE) on TEMPORAL_TASK_QUEUE with WORKFLOW_ISOLATE_TIMEOUT_MS and WORKFLOW_THREADS,
+// prints the SDK's warnings as JSON lines (the main thread's watch prints its own, pino's), and
+// "ready" once it polls.
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createWorker } from './workflow-threads';
 
@@ -18,7 +19,10 @@ async function main(): Promise<void> {
       taskQueue: process.env.TEMPORAL_TASK_QUEUE!,
       workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE! },
     },
-    Number(process.env.WORKFLOW_ISOLATE_TIMEOUT_MS),
+    {
+      isolateTimeoutMs: Number(process.env.WORKFLOW_ISOLATE_TIMEOUT_MS),
+      threads: Number(process.env.WORKFLOW_THREADS),
+    },
   );
   const running = worker.run();
   process.stdout.write('ready\n');

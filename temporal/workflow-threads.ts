@@ -1,14 +1,19 @@
-// How the worker runs workflow code: the SDK's threads, with or without its per-call timeout,
-// with the stacks behind the UI's Stack Trace tab formatted only when asked for
-// (workflow-stacks.cjs), and a watch over those threads that reports one stuck in a loop.
+// How the worker runs workflow code: on its main thread (WORKFLOW_THREADS=0, the default) or on
+// threads of its own, with or without the SDK's per-call timeout, with the stacks behind the
+// UI's Stack Trace tab formatted only when asked for (workflow-stacks.cjs), and a watch that
+// reports a workflow stuck in a loop (below for threads, main-thread-watch.ts for the main one).
 //
-// The SDK stops a workflow that loops without yielding by giving every call into its sandbox a
-// timeout (isolateExecutionTimeout, 5 s by default). Node enforces a vm timeout with a watchdog
-// thread that it creates and joins for each call, and the SDK calls into the sandbox about 17
-// times per order: 15% of the worker's CPU per order (docs/benchmarks.md).
-// WORKFLOW_ISOLATE_TIMEOUT chooses: 0 (the default) runs the sandbox without the timeout, as
-// the Go, Java and Python SDKs run workflow code, and a loop is reported (below) instead of
-// stopped; a duration restores the SDK's timeout.
+// The SDK runs workflows on a thread of its own and passes every activation, its completion and
+// its sink calls between threads as messages: a quarter of the worker's CPU for a bare workflow
+// with four local activities (docs/benchmarks.md). On the main thread none of that happens; the
+// price is isolation: a workflow looping without awaiting holds the activities and the API too.
+//
+// The SDK stops such a loop by giving every call into its sandbox a timeout
+// (isolateExecutionTimeout, 5 s by default). Node enforces a vm timeout with a watchdog thread
+// that it creates and joins for each call, and the SDK calls into the sandbox about 17 times per
+// order: 15% of the worker's CPU per order. WORKFLOW_ISOLATE_TIMEOUT chooses: 0 (the default)
+// runs the sandbox without the timeout, as the Go, Java and Python SDKs run workflow code, and a
+// loop is reported instead of stopped; a duration restores the SDK's timeout.
 import path from 'node:path';
 import { Worker as NodeWorkerThread } from 'node:worker_threads';
 import type { Logger } from '@temporalio/common';
@@ -17,6 +22,10 @@ import {
   ThreadedVMWorkflowCreator,
   WorkerThreadClient,
 } from '@temporalio/worker/lib/workflow/threaded-vm';
+import { globalHandlers } from '@temporalio/worker/lib/workflow/vm-shared';
+import { watchMainThread } from './main-thread-watch';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { deferStackFormatting } = require('./workflow-stacks.cjs');
 
 /** A workflow thread that has neither paused nor answered for this long is reported, once. */
 export const STUCK_THREAD_AFTER_MS = 5_000;
@@ -111,28 +120,74 @@ const THREAD_SOURCE = `
   require(${sdkThreadModule('workflow-worker-thread')});
 `;
 
+/** How the project's workers run workflow code (WORKFLOW_THREADS, WORKFLOW_ISOLATE_TIMEOUT). */
+export interface WorkflowSandbox {
+  /**
+   * 0 (the default): on the worker's main thread, as the SDK's debugMode does, with no message
+   * between threads per activation; N: on N threads of their own, as the SDK's default does.
+   */
+  threads?: number;
+  /** The timeout of each call into the sandbox, in ms; 0 (the default): none. */
+  isolateTimeoutMs?: number;
+  /** LOG_LEVEL, for the watch over a main thread running workflow code (main-thread-watch.ts). */
+  logLevel?: string;
+}
+
+/** The deferred stacks on the main thread: once per process, before its first sandbox. */
+let mainThreadStacksDeferred = false;
+function deferMainThreadStacks(): void {
+  if (mainThreadStacksDeferred) return;
+  mainThreadStacksDeferred = true;
+  // Once the SDK's own hook is installed (a replay worker ran in this process first) it stays:
+  // same answers, formatted eagerly.
+  if (!globalHandlers.promiseHookInstalled) deferStackFormatting(globalHandlers);
+}
+
 /**
- * Worker.create for the project's workers, with three changes to the SDK's workflow threads
- * (started as the SDK starts them, from its own thread script): each is watched (above), keeps
- * the stacks of its workflows' promises unformatted until they are queried, and gives each call
- * into its sandbox `isolateTimeoutMs` (WORKFLOW_ISOLATE_TIMEOUT) as its timeout, or none when
- * it is 0.
+ * Worker.create for the project's workers. Workflow code runs on the main thread by default,
+ * watched from a thread of its own (main-thread-watch.ts), or on `sandbox.threads` threads
+ * started as the SDK starts them, from its own thread script, each one watched (above). Either
+ * way the stacks of its workflows' promises stay unformatted until they are queried, and each
+ * call into the sandbox gets `isolateTimeoutMs` as its timeout, or none when it is 0.
  */
-export function createWorker(options: WorkerOptions, isolateTimeoutMs: number): Promise<Worker> {
+export function createWorker(
+  options: WorkerOptions,
+  sandbox: WorkflowSandbox = {},
+): Promise<Worker> {
+  const threadCount = sandbox.threads ?? 0;
   // The option is not public (the SDK fixes it at 5 s); Node's vm takes undefined as none.
-  const isolateExecutionTimeoutMs = (isolateTimeoutMs > 0 ? isolateTimeoutMs : undefined)!;
+  const isolateExecutionTimeoutMs = (
+    sandbox.isolateTimeoutMs ? sandbox.isolateTimeoutMs : undefined
+  )!;
   class ProjectWorker extends Worker {
     protected static override async createWorkflowCreator(
       ...[bundle, compiled, logger]: Parameters<typeof Worker.createWorkflowCreator>
     ): ReturnType<typeof Worker.createWorkflowCreator> {
-      // debugMode runs workflows on the main thread, as the SDK does.
+      // debugMode runs workflows on the main thread exactly as the SDK does.
       if (compiled.debugMode)
         return super.createWorkflowCreator(
           bundle,
           { ...compiled, isolateExecutionTimeoutMs },
           logger,
         );
-      const threads = Array.from({ length: compiled.workflowThreadPoolSize }, () => {
+      if (threadCount === 0) {
+        deferMainThreadStacks();
+        // The SDK's in-process sandbox: the one debugMode picks, with our timeout.
+        const creator = await super.createWorkflowCreator(
+          bundle,
+          { ...compiled, debugMode: true, isolateExecutionTimeoutMs },
+          logger,
+        );
+        const stopWatch = watchMainThread({ level: sandbox.logLevel });
+        return {
+          createWorkflow: (workflowOptions) => creator.createWorkflow(workflowOptions),
+          destroy: async () => {
+            await stopWatch();
+            await creator.destroy();
+          },
+        };
+      }
+      const threads = Array.from({ length: threadCount }, () => {
         const thread = new NodeWorkerThread(THREAD_SOURCE, { eval: true });
         return {
           thread,

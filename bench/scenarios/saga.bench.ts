@@ -9,7 +9,8 @@
 // Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --warmup=N
 // (orders per subject before the measured runs) --client=grpc-js --no-eager-start
 // --worker-option=maxCachedWorkflows=500 (JSON values, both workers) --isolate-timeout=MS (both
-// workers: WORKFLOW_ISOLATE_TIMEOUT; default 0, none), and the server settings of bench/run.ts.
+// workers: WORKFLOW_ISOLATE_TIMEOUT; default 0, none) --workflow-threads=N (both workers:
+// WORKFLOW_THREADS; default 0, the main thread), and the server settings of bench/run.ts.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
@@ -103,7 +104,10 @@ const scenario: BenchScenario = {
     const ordersAt = (clients: number) => (clients === 1 ? manyOrders / 4 : manyOrders);
     const wanted = ctx.options.get('subjects')?.[0]?.split(',');
     const workerOptions = workerOptionsFrom(ctx.options.get('worker-option') ?? []);
-    const isolateTimeoutMs = Number(ctx.options.get('isolate-timeout')?.[0] ?? 0);
+    const sandbox = {
+      isolateTimeoutMs: Number(ctx.options.get('isolate-timeout')?.[0] ?? 0),
+      threads: Number(ctx.options.get('workflow-threads')?.[0] ?? 0),
+    };
     const run = randomUUID().slice(0, 8);
 
     const url = await ctx.freshDatabase();
@@ -134,8 +138,10 @@ const scenario: BenchScenario = {
     const sagaQueue = `bench-saga-${run}`;
     const bareQueue = `bench-bare-${run}`;
     ctx.log(
-      'bundling the saga and the bare workflow; launching DBOS; workflow sandbox timeout: ' +
-        (isolateTimeoutMs > 0 ? `${isolateTimeoutMs} ms` : 'none'),
+      'bundling the saga and the bare workflow; launching DBOS; workflow code on ' +
+        (sandbox.threads > 0 ? `${sandbox.threads} thread(s)` : 'the main thread') +
+        ', sandbox timeout: ' +
+        (sandbox.isolateTimeoutMs > 0 ? `${sandbox.isolateTimeoutMs} ms` : 'none'),
     );
     const sagaWorker = await createOrderWorker({
       connection: nativeConnection,
@@ -143,7 +149,7 @@ const scenario: BenchScenario = {
       taskQueue: sagaQueue,
       store,
       dbPoolMax: 20,
-      isolateTimeoutMs,
+      sandbox,
       workerOptions,
     });
     const bareWorker = await createWorker(
@@ -156,7 +162,7 @@ const scenario: BenchScenario = {
         activities: { ...bareActivities, ...createOrderActivities({ store }) },
         ...workerOptions,
       },
-      isolateTimeoutMs,
+      sandbox,
     );
     const running = [sagaWorker.run(), bareWorker.run()];
     const dbos = await launchDbosSaga(store, dbosSystemUrl);
