@@ -6,7 +6,8 @@
 // source map and tests it against regexes, though the text is read only when someone queries
 // the stack. The same hook here captures the stack and formats it when it is read, with the
 // SDK's own formatter, so the query answers what it answered before. A worker that runs
-// workflows on its main thread (WORKFLOW_THREADS=0) installs it there.
+// workflows on its main thread (WORKFLOW_THREADS=0) runs the hook there only during calls into
+// workflow code.
 //
 // Plain CommonJS: Node loads it into a new thread, where neither tsx nor Jest transforms a module.
 'use strict';
@@ -79,18 +80,17 @@ class PromiseStack {
 }
 
 /**
- * Replaces the promise hook of the SDK's `handlers` (its GlobalHandlers, before it installs
- * them) with one that defers the formatting. Each store is the running workflow's, as in the
+ * The promise hook that defers the formatting, for the SDK's `handlers` (its GlobalHandlers,
+ * replaced before it installs them). Each store is the running workflow's, as in the
  * SDK: `promiseToStack` maps a promise to where it was created, `childToParent` links it to the
  * promise it chains on, and both forget a promise once it settles.
  */
-function deferStackFormatting(handlers) {
+function promiseHooks(handlers) {
   // `__TEMPORAL_ACTIVATOR__` of the promise's realm (its sandbox), read through a function
   // compiled once per realm rather than once per promise.
   const readers = new WeakMap();
   const storeOf = (promise) => {
-    // This module's own realm is never a sandbox: with workflows on the main thread, every
-    // promise of the activities, pg and the API passes here too.
+    // This module's own realm is never a sandbox.
     if (promise.constructor === Promise) return undefined;
     const realmFunction = promise.constructor.constructor;
     let read = readers.get(realmFunction);
@@ -100,27 +100,55 @@ function deferStackFormatting(handlers) {
     }
     return read()?.promiseStackStore;
   };
+  const init = (promise, parent) => {
+    if (promise === parent) return;
+    const store = storeOf(promise);
+    if (store === undefined) return;
+    const captured = {};
+    Error.captureStackTrace(captured, init);
+    store.promiseToStack.set(promise, new PromiseStack(handlers, captured));
+    let parents = store.childToParent.get(promise);
+    if (parents === undefined) store.childToParent.set(promise, (parents = new Set()));
+    if (parent) parents.add(parent);
+  };
+  const settled = (promise) => {
+    const store = storeOf(promise);
+    if (store === undefined) return;
+    store.childToParent.delete(promise);
+    store.promiseToStack.delete(promise);
+  };
+  return { init, settled };
+}
+
+/** In a workflow thread: the hook runs for every promise of the thread, as the SDK's does. */
+function deferStackFormatting(handlers) {
   handlers.setPromiseHook = function setPromiseHook() {
-    const init = (promise, parent) => {
-      if (promise === parent) return;
-      const store = storeOf(promise);
-      if (store === undefined) return;
-      const captured = {};
-      Error.captureStackTrace(captured, init);
-      store.promiseToStack.set(promise, new PromiseStack(handlers, captured));
-      let parents = store.childToParent.get(promise);
-      if (parents === undefined) store.childToParent.set(promise, (parents = new Set()));
-      if (parent) parents.add(parent);
-    };
-    const settled = (promise) => {
-      const store = storeOf(promise);
-      if (store === undefined) return;
-      store.childToParent.delete(promise);
-      store.promiseToStack.delete(promise);
-    };
-    this.stopPromiseHook = v8.promiseHooks.createHook({ init, settled });
+    this.stopPromiseHook = v8.promiseHooks.createHook(promiseHooks(handlers));
     this.promiseHookInstalled = true;
   };
 }
 
-module.exports = { deferStackFormatting };
+/**
+ * On the main thread, where the activities, pg and the API make far more promises than the
+ * workflows: the hook runs only while workflow code does. Every workflow promise is made and
+ * settled inside a call into the sandbox (its microtasks run before the call returns), and
+ * `inWorkflow` wraps the synchronous part of each such call; nested calls share the hook.
+ */
+function deferStackFormattingInWorkflowCalls(handlers) {
+  const hooks = promiseHooks(handlers);
+  handlers.setPromiseHook = function setPromiseHook() {
+    this.promiseHookInstalled = true;
+  };
+  let depth = 0;
+  let stop;
+  return function inWorkflow(call) {
+    if (depth++ === 0) stop = v8.promiseHooks.createHook(hooks);
+    try {
+      return call();
+    } finally {
+      if (--depth === 0) stop();
+    }
+  };
+}
+
+module.exports = { deferStackFormatting, deferStackFormattingInWorkflowCalls };

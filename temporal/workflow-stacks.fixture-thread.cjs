@@ -7,10 +7,18 @@
 const vm = require('node:vm');
 const { parentPort, workerData } = require('node:worker_threads');
 const { GlobalHandlers } = require('@temporalio/worker/lib/workflow/vm-shared');
-const { deferStackFormatting } = require('./workflow-stacks.cjs');
+const {
+  deferStackFormatting,
+  deferStackFormattingInWorkflowCalls,
+} = require('./workflow-stacks.cjs');
 
+// As on a main thread running workflows (the hook only inside calls into them), or as in a
+// workflow thread (always).
 const handlers = new GlobalHandlers();
-deferStackFormatting(handlers);
+const inWorkflow =
+  workerData === 'onlyInWorkflowCalls'
+    ? deferStackFormattingInWorkflowCalls(handlers)
+    : (deferStackFormatting(handlers), (call) => call());
 handlers.install();
 
 const store = { promiseToStack: new Map(), childToParent: new Map() };
@@ -68,6 +76,26 @@ const scenarios = {
       recordedAfter: store.promiseToStack.has(promise) || store.childToParent.has(promise),
     };
   },
+};
+
+scenarios.onlyInWorkflowCalls = async () => {
+  const waitHere = 'function waitHere() { return new Promise(() => {}); } waitHere();';
+  const outside = run(waitHere);
+  const inside = inWorkflow(() => run(waitHere));
+  const { promise, resolve } = inWorkflow(() =>
+    run(
+      'let resolve; const promise = new Promise((r) => { resolve = r; }); ({ promise, resolve });',
+    ),
+  );
+  inWorkflow(() => inWorkflow(() => resolve()));
+  const after = run(waitHere);
+  return {
+    installed: handlers.promiseHookInstalled,
+    outside: store.promiseToStack.has(outside),
+    inside: store.promiseToStack.get(inside)?.formatted,
+    settledForgotten: !store.promiseToStack.has(promise),
+    after: store.promiseToStack.has(after),
+  };
 };
 
 scenarios[workerData]().then((result) => parentPort.postMessage(result));

@@ -1,4 +1,4 @@
-// The promise stacks of a workflow thread (workflow-stacks.cjs) with the SDK's own handlers, in
+// The promise stacks of workflow code (workflow-stacks.cjs) with the SDK's own handlers, in
 // a thread of its own (workflow-stacks.fixture-thread.cjs): what the stack trace query reads.
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -57,4 +57,16 @@ test('the promises Promise.all makes for its inputs are left out: the aggregate 
 test('a settled promise is forgotten', async () => {
   const r = await inThread<{ recordedBefore: boolean; recordedAfter: boolean }>('settled');
   expect(r).toEqual({ recordedBefore: true, recordedAfter: false });
+});
+
+test('on a main thread the hook runs only inside calls into workflow code', async () => {
+  const result = await inThread('onlyInWorkflowCalls');
+  expect(result).toEqual({
+    // The SDK passes this to its sandbox: the stack trace query stays on.
+    installed: true,
+    outside: false,
+    inside: expect.stringMatching(/^\s+at waitHere \(workflow\.js:\d+:\d+\)$/m),
+    settledForgotten: true,
+    after: false,
+  });
 });

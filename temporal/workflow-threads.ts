@@ -18,6 +18,7 @@ import path from 'node:path';
 import { Worker as NodeWorkerThread } from 'node:worker_threads';
 import type { Logger } from '@temporalio/common';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Workflow } from '@temporalio/worker/lib/workflow/interface';
 import {
   ThreadedVMWorkflowCreator,
   WorkerThreadClient,
@@ -25,7 +26,7 @@ import {
 import { globalHandlers } from '@temporalio/worker/lib/workflow/vm-shared';
 import { watchMainThread } from './main-thread-watch';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { deferStackFormatting } = require('./workflow-stacks.cjs');
+const { deferStackFormattingInWorkflowCalls } = require('./workflow-stacks.cjs');
 
 /** A workflow thread that has neither paused nor answered for this long is reported, once. */
 export const STUCK_THREAD_AFTER_MS = 5_000;
@@ -133,14 +134,30 @@ export interface WorkflowSandbox {
   logLevel?: string;
 }
 
-/** The deferred stacks on the main thread: once per process, before its first sandbox. */
-let mainThreadStacksDeferred = false;
-function deferMainThreadStacks(): void {
-  if (mainThreadStacksDeferred) return;
-  mainThreadStacksDeferred = true;
-  // Once the SDK's own hook is installed (a replay worker ran in this process first) it stays:
-  // same answers, formatted eagerly.
-  if (!globalHandlers.promiseHookInstalled) deferStackFormatting(globalHandlers);
+/** Runs the synchronous part of a call into workflow code (workflow-stacks.cjs). */
+type InWorkflow = <T>(call: () => T) => T;
+
+/**
+ * The deferred stacks on the main thread, once per process, before its first sandbox: the hook
+ * runs only inside calls into workflow code. Once the SDK's own hook is installed (a replay
+ * worker ran in this process first) it stays: same answers, formatted eagerly, for every
+ * promise.
+ */
+let mainThreadStacks: InWorkflow | undefined;
+function mainThreadStackHook(): InWorkflow {
+  mainThreadStacks ??= globalHandlers.promiseHookInstalled
+    ? (call) => call()
+    : (deferStackFormattingInWorkflowCalls(globalHandlers) as InWorkflow);
+  return mainThreadStacks;
+}
+
+/** A workflow whose every call into the sandbox runs with the stack hook on. */
+function hookedWorkflow(workflow: Workflow, inWorkflow: InWorkflow): Workflow {
+  return {
+    activate: (activation) => inWorkflow(() => workflow.activate(activation)),
+    getAndResetSinkCalls: () => inWorkflow(() => workflow.getAndResetSinkCalls()),
+    dispose: () => inWorkflow(() => workflow.dispose()),
+  };
 }
 
 /**
@@ -171,7 +188,7 @@ export function createWorker(
           logger,
         );
       if (threadCount === 0) {
-        deferMainThreadStacks();
+        const inWorkflow = mainThreadStackHook();
         // The SDK's in-process sandbox: the one debugMode picks, with our timeout.
         const creator = await super.createWorkflowCreator(
           bundle,
@@ -180,7 +197,11 @@ export function createWorker(
         );
         const stopWatch = watchMainThread({ level: sandbox.logLevel });
         return {
-          createWorkflow: (workflowOptions) => creator.createWorkflow(workflowOptions),
+          createWorkflow: async (workflowOptions) =>
+            hookedWorkflow(
+              await inWorkflow(() => creator.createWorkflow(workflowOptions)),
+              inWorkflow,
+            ),
           destroy: async () => {
             await stopWatch();
             await creator.destroy();
