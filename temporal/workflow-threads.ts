@@ -4,8 +4,8 @@
 // reports a workflow stuck in a loop (below for threads, main-thread-watch.ts for the main one).
 //
 // The SDK runs workflows on a thread of its own and passes every activation, its completion and
-// its sink calls between threads as messages: a quarter of the worker's CPU for a bare workflow
-// with four local activities (docs/benchmarks.md). On the main thread none of that happens; the
+// its sink calls between threads as messages: 17% of the worker's CPU per order for a bare
+// workflow with four local activities, 7% for the saga (docs/benchmarks.md). On the main thread none of that happens; the
 // price is isolation: a workflow looping without awaiting holds the activities and the API too.
 //
 // The SDK stops such a loop by giving every call into its sandbox a timeout
@@ -124,8 +124,9 @@ const THREAD_SOURCE = `
 /** How the project's workers run workflow code (WORKFLOW_THREADS, WORKFLOW_ISOLATE_TIMEOUT). */
 export interface WorkflowSandbox {
   /**
-   * 0 (the default): on the worker's main thread, as the SDK's debugMode does, with no message
-   * between threads per activation; N: on N threads of their own, as the SDK's default does.
+   * 0 (the default, unless the options set workflowThreadPoolSize): on the worker's main thread,
+   * as the SDK's debugMode does, with no message between threads per activation; N: on N threads
+   * of their own, as the SDK's default does.
    */
   threads?: number;
   /** The timeout of each call into the sandbox, in ms; 0 (the default): none. */
@@ -171,7 +172,8 @@ export function createWorker(
   options: WorkerOptions,
   sandbox: WorkflowSandbox = {},
 ): Promise<Worker> {
-  const threadCount = sandbox.threads ?? 0;
+  // The SDK's own option still counts when WORKFLOW_THREADS is not given.
+  const threadCount = sandbox.threads ?? options.workflowThreadPoolSize ?? 0;
   // The option is not public (the SDK fixes it at 5 s); Node's vm takes undefined as none.
   const isolateExecutionTimeoutMs = (
     sandbox.isolateTimeoutMs ? sandbox.isolateTimeoutMs : undefined
