@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { eventually } from '../test/harness';
 import { watchMainThread } from './main-thread-watch';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'main-thread-watch-'));
@@ -78,4 +79,20 @@ test('the watch is shared: it ends with the last worker that uses it', async () 
   hold(2 * STUCK_AFTER_MS);
   await sleep(300);
   expect(linesOf(file)).toHaveLength(2);
+});
+
+test('a watch that fails warns and leaves the worker running', async () => {
+  const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => {});
+  const stop = watchMainThread({ destination: path.join(dir, 'missing', 'watch.log') });
+  try {
+    const [message] = await eventually(
+      async () => emitWarning.mock.calls[0],
+      10_000,
+      "the watch's warning",
+    );
+    expect(String(message)).toMatch(/^The main thread's watch stopped: .*ENOENT/);
+  } finally {
+    emitWarning.mockRestore();
+    await stop();
+  }
 });

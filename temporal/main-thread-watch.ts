@@ -66,8 +66,8 @@ let current: Watch | undefined;
 
 /**
  * Starts the watch (one per process, shared by the workers that run workflows on the main
- * thread) and returns what stops it for this caller; the last one stopping ends its thread.
- * Neither the thread nor the ticker keeps the process alive.
+ * thread, with the first one's options) and returns what stops it for this caller; the last one
+ * stopping ends its thread. Neither the thread nor the ticker keeps the process alive.
  */
 export function watchMainThread(options: MainThreadWatchOptions = {}): () => Promise<void> {
   if (!current) {
@@ -85,6 +85,10 @@ export function watchMainThread(options: MainThreadWatchOptions = {}): () => Pro
       execArgv: [],
     });
     thread.unref();
+    // A watch that fails (stdout closed under it) must not take the worker down with it.
+    thread.on('error', (err) =>
+      process.emitWarning(`The main thread's watch stopped: ${err.message}`),
+    );
     const tickEveryMs = Math.min(
       TICK_EVERY_MS,
       (options.stuckAfterMs ?? STUCK_MAIN_THREAD_AFTER_MS) / 4,
