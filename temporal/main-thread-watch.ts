@@ -71,6 +71,7 @@ let current: Watch | undefined;
  */
 export function watchMainThread(options: MainThreadWatchOptions = {}): () => Promise<void> {
   if (!current) {
+    const stuckAfterMs = options.stuckAfterMs ?? STUCK_MAIN_THREAD_AFTER_MS;
     const ticks = new Int32Array(new SharedArrayBuffer(4));
     const thread = new NodeWorkerThread(WATCH_SOURCE, {
       eval: true,
@@ -78,7 +79,7 @@ export function watchMainThread(options: MainThreadWatchOptions = {}): () => Pro
         ticks: ticks.buffer,
         level: options.level ?? 'warn',
         destination: options.destination ?? 1,
-        stuckAfterMs: options.stuckAfterMs ?? STUCK_MAIN_THREAD_AFTER_MS,
+        stuckAfterMs,
         checkEveryMs: options.checkEveryMs ?? 1_000,
       },
       // The app's loader flags (tsx) are not needed: the source is plain JavaScript.
@@ -89,10 +90,8 @@ export function watchMainThread(options: MainThreadWatchOptions = {}): () => Pro
     thread.on('error', (err) =>
       process.emitWarning(`The main thread's watch stopped: ${err.message}`),
     );
-    const tickEveryMs = Math.min(
-      TICK_EVERY_MS,
-      (options.stuckAfterMs ?? STUCK_MAIN_THREAD_AFTER_MS) / 4,
-    );
+    // Several ticks per limit, so that a late timer on a loaded machine is not a stall.
+    const tickEveryMs = Math.min(TICK_EVERY_MS, stuckAfterMs / 4);
     const ticker = setInterval(() => Atomics.add(ticks, 0, 1), tickEveryMs).unref();
     current = { thread, ticker, users: 0 };
   }
