@@ -2,7 +2,10 @@
 // server, Node with the worker and the client, Postgres backends): orderSaga (create, reserve,
 // pay, confirm against the Postgres event store) with local and with remote activities, beside
 // bare workflows (0 activities; 4 no-op activities, local and remote: Temporal's own cost; the
-// saga's own four activities and nothing else: what is left is the saga's workflow code) and
+// saga's own four activities and nothing else: what is left is the saga's workflow code; the same
+// with orderSaga's calls to Temporal besides its activities, bare-order-announced-local: start
+// memo and search attributes, a patch marker, the final upsert), the saga's four activities
+// alone (activities: called in turn in this process, no workflow, no server) and
 // DBOS Transact running the same four steps on the same event store (the peer). Orders are
 // driven by 1, 16 and 32 closed-loop clients; the subjects take turns in a rotating order.
 //
@@ -13,9 +16,16 @@
 // WORKFLOW_THREADS; default 0, the main thread), and the server settings of bench/run.ts.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
 import { grantCredit, restockProduct } from '../../catalog/catalog';
-import { createOrderClient } from '../../client/order-client';
+import { createOrderClient, ORDER_CONTENT_MEMO, orderContentHash } from '../../client/order-client';
+import { orderTotalCents } from '../../domain/order';
+import {
+  CustomerIdKey,
+  OrderStatusKey,
+  OrderTotalCentsKey,
+} from '../../workflows/search-attributes';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
 import { withDatabase } from '../../provision/postgres';
 import { createOrderWorker } from '../../temporal/order-worker';
@@ -28,6 +38,10 @@ import { launchDbosSaga } from '../saga/dbos-saga';
 
 /** Activities per orderSaga of one line: createOrder, reserveInventory, chargePayment, confirmOrder. */
 const SAGA_STEPS = 4;
+const DBOS = 'DBOS Transact, same 4 steps';
+const ACTIVITIES_ALONE = "the saga's activities alone, no workflow";
+/** Subjects that run without the Temporal server. */
+const NO_SERVER = [DBOS, ACTIVITIES_ALONE];
 /** Products and customers are spread so that few concurrent orders touch the same streams. */
 const PRODUCTS = 64;
 
@@ -183,24 +197,39 @@ const scenario: BenchScenario = {
         args: [{ steps, local }],
       });
     };
-    const bareOrder = (local: boolean) => async (id: string, i: number) => {
-      await client.workflow.execute('bareOrderSaga', {
-        taskQueue: bareQueue,
-        workflowId: `bare-order-${id}`,
-        requestEagerStart: eagerStart,
-        args: [
-          {
-            ...order(id, i),
-            currency: 'USD',
-            shippingAddress: null,
-            paymentConfirmationThresholdCents: Number.MAX_SAFE_INTEGER,
-            paymentConfirmationTimeoutMs: 60_000,
-            correlationId: id,
-            useLocalActivities: local,
-          },
-        ],
-      });
-    };
+    const bareOrder =
+      (local: boolean, announced = false) =>
+      async (id: string, i: number) => {
+        const input = {
+          ...order(id, i),
+          currency: 'USD',
+          shippingAddress: null,
+          paymentConfirmationThresholdCents: Number.MAX_SAFE_INTEGER,
+          paymentConfirmationTimeoutMs: 60_000,
+          correlationId: id,
+          useLocalActivities: local,
+          // Only when set: the plain subject's input stays as it was.
+          ...(announced ? { announced } : {}),
+        };
+        await client.workflow.execute('bareOrderSaga', {
+          taskQueue: bareQueue,
+          workflowId: `bare-order-${id}`,
+          requestEagerStart: eagerStart,
+          args: [input],
+          // Started as the order client starts orderSaga: its memo and search attributes.
+          ...(announced
+            ? {
+                memo: { [ORDER_CONTENT_MEMO]: orderContentHash(input) },
+                workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+                typedSearchAttributes: [
+                  { key: CustomerIdKey, value: input.customerId },
+                  { key: OrderStatusKey, value: 'running' },
+                  { key: OrderTotalCentsKey, value: orderTotalCents(input.items) },
+                ],
+              }
+            : {}),
+        });
+      };
     const saga = (local: boolean) => {
       const sagas = createOrderClient(client, {
         taskQueue: sagaQueue,
@@ -215,6 +244,51 @@ const scenario: BenchScenario = {
         if (result.status !== 'completed') throw new Error(`${id}: ${result.reason}`);
       };
     };
+    // The saga's four activities called in turn in this process, through the SDK's activity
+    // context but with no workflow and no Temporal server: what their own code and `pg` cost.
+    const activities = createOrderActivities({ store });
+    const activitiesAlone = async (id: string, i: number) => {
+      const env = new MockActivityEnvironment({
+        workflowExecution: { workflowId: `activities-${id}`, runId: id },
+      });
+      const { orderId, customerId, items } = order(id, i);
+      const step = { correlationId: id };
+      await env.run(() =>
+        activities.createOrder({
+          ...step,
+          orderId,
+          customerId,
+          currency: 'USD',
+          items,
+          shippingAddress: null,
+          step: 'create_order',
+        }),
+      );
+      await env.run(() =>
+        activities.reserveInventoryItems({
+          ...step,
+          orderId,
+          items: items.map(({ productId, quantity }) => ({ productId, quantity })),
+        }),
+      );
+      await env.run(() =>
+        activities.chargePayment({
+          ...step,
+          orderId,
+          customerId,
+          amountCents: orderTotalCents(items),
+          step: 'charge',
+        }),
+      );
+      await env.run(() =>
+        activities.confirmOrder({
+          ...step,
+          orderId,
+          productIds: items.map((l) => l.productId),
+          step: 'confirm',
+        }),
+      );
+    };
     const subjects: Subject[] = [
       { key: 'bare0', name: 'bare workflow, 0 activities', one: bare(0, false) },
       { key: 'bare-local', name: 'bare workflow, 4 local activities', one: bare(SAGA_STEPS, true) },
@@ -228,6 +302,12 @@ const scenario: BenchScenario = {
         name: "bare workflow, the saga's activities, local",
         baseline: 'bare workflow, 4 local activities',
         one: bareOrder(true),
+      },
+      {
+        key: 'bare-order-announced-local',
+        name: "bare workflow, the saga's activities and Temporal calls, local",
+        baseline: "bare workflow, the saga's activities, local",
+        one: bareOrder(true, true),
       },
       {
         key: 'bare-order-remote',
@@ -248,8 +328,13 @@ const scenario: BenchScenario = {
         one: saga(false),
       },
       {
+        key: 'activities',
+        name: ACTIVITIES_ALONE,
+        one: activitiesAlone,
+      },
+      {
         key: 'dbos',
-        name: 'DBOS Transact, same 4 steps',
+        name: DBOS,
         one: (id: string, i: number) => dbos.execute({ ...order(id, i), correlationId: id }),
       },
     ].filter((s) => !wanted || wanted.some((w) => s.key.startsWith(w) || s.key === w));
@@ -351,12 +436,13 @@ const scenario: BenchScenario = {
           runs.map((r) => r.postgresCpuMs),
         ),
       );
-      // The Temporal server's figures, where this run has them (DBOS has no server).
+      // The Temporal server's figures, where this run has them (DBOS and the activities alone use
+      // no server).
       const temporal: [string, (r: Run) => number | undefined][] = [
         ['CPU Temporal persistence (Postgres)', (r) => r.temporalPostgresCpuMs],
         ['CPU Temporal server', (r) => r.temporalCpuMs],
       ];
-      for (const [metric, of] of subject.startsWith('DBOS') ? [] : temporal) {
+      for (const [metric, of] of NO_SERVER.includes(subject) ? [] : temporal) {
         const values = runs.map(of);
         if (values.every((v) => v !== undefined)) rows.push(row(metric, 'ms/order', values));
       }
@@ -366,7 +452,7 @@ const scenario: BenchScenario = {
     return rows.map((row) => {
       const baseline =
         subjects.find((s) => s.name === row.subject)?.baseline ??
-        (row.subject.startsWith('DBOS') ? undefined : 'DBOS Transact, same 4 steps');
+        (row.subject === DBOS ? undefined : DBOS);
       const base = rows.find(
         (r) => r.subject === baseline && r.variant === row.variant && r.metric === row.metric,
       );
