@@ -5,8 +5,9 @@
 //
 // The SDK runs workflows on a thread of its own and passes every activation, its completion and
 // its sink calls between threads as messages: 17% of the worker's CPU per order for a bare
-// workflow with four local activities, 7% for the saga (docs/benchmarks.md). On the main thread none of that happens; the
-// price is isolation: a workflow looping without awaiting holds the activities and the API too.
+// workflow with four local activities, 7% for the saga (docs/benchmarks.md). On the main thread
+// none of that happens; the price is isolation: a workflow looping without awaiting holds the
+// activities and the API too.
 //
 // The SDK stops such a loop by giving every call into its sandbox a timeout
 // (isolateExecutionTimeout, 5 s by default). Node enforces a vm timeout with a watchdog thread

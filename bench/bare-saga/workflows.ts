@@ -15,10 +15,10 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../../activities/order.activities';
-import { orderTotalCents } from '../../domain/order';
 import { OrderStatusKey } from '../../workflows/search-attributes';
 import type { OrderSagaInput } from '../../workflows/types';
 import type { BareActivities } from './activities';
+import { sagaSteps } from './steps';
 
 const options = { startToCloseTimeout: '10 seconds' } as const;
 const remote = proxyActivities<BareActivities>(options);
@@ -38,28 +38,10 @@ export async function bareOrderSaga(
   // orderSaga's single patch marker (order-saga-hot-path-v3) on a new saga.
   if (input.announced) patched('bench-announced');
   const acts = input.useLocalActivities ? localOrder : remoteOrder;
-  const { orderId, customerId, correlationId, items } = input;
-  await acts.createOrder({
-    orderId,
-    customerId,
-    currency: input.currency,
-    items,
-    shippingAddress: input.shippingAddress,
-    correlationId,
-    step: 'create_order',
-  });
-  await acts.reserveInventoryItems({
-    orderId,
-    items: items.map(({ productId, quantity }) => ({ productId, quantity })),
-    correlationId,
-  });
-  const amountCents = orderTotalCents(items);
-  await acts.chargePayment({ orderId, customerId, amountCents, correlationId, step: 'charge' });
-  await acts.confirmOrder({
-    orderId,
-    productIds: items.map((l) => l.productId),
-    correlationId,
-    step: 'confirm',
-  });
+  const steps = sagaSteps(input);
+  await acts.createOrder(steps.createOrder);
+  await acts.reserveInventoryItems(steps.reserveInventoryItems);
+  await acts.chargePayment(steps.chargePayment);
+  await acts.confirmOrder(steps.confirmOrder);
   if (input.announced) upsertSearchAttributes([{ key: OrderStatusKey, value: 'completed' }]);
 }

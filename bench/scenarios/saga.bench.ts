@@ -26,12 +26,14 @@ import {
   OrderStatusKey,
   OrderTotalCentsKey,
 } from '../../workflows/search-attributes';
+import type { OrderSagaInput } from '../../workflows/types';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
 import { withDatabase } from '../../provision/postgres';
 import { createOrderWorker } from '../../temporal/order-worker';
 import { createWorker } from '../../temporal/workflow-threads';
 import { createOrderActivities } from '../../activities/order.activities';
 import { bareActivities } from '../bare-saga/activities';
+import { sagaSteps } from '../bare-saga/steps';
 import { CpuMeter, loadAverage } from '../cpu';
 import { type BenchRow, type BenchScenario, median, percentile } from '../scenario';
 import { launchDbosSaga } from '../saga/dbos-saga';
@@ -197,20 +199,21 @@ const scenario: BenchScenario = {
         args: [{ steps, local }],
       });
     };
+    // The input orderSaga gets for the i-th order, as the baselines without the saga take it.
+    const orderInput = (id: string, i: number, local: boolean): OrderSagaInput => ({
+      ...order(id, i),
+      currency: 'USD',
+      shippingAddress: null,
+      paymentConfirmationThresholdCents: Number.MAX_SAFE_INTEGER,
+      paymentConfirmationTimeoutMs: 60_000,
+      correlationId: id,
+      useLocalActivities: local,
+    });
     const bareOrder =
       (local: boolean, announced = false) =>
       async (id: string, i: number) => {
-        const input = {
-          ...order(id, i),
-          currency: 'USD',
-          shippingAddress: null,
-          paymentConfirmationThresholdCents: Number.MAX_SAFE_INTEGER,
-          paymentConfirmationTimeoutMs: 60_000,
-          correlationId: id,
-          useLocalActivities: local,
-          // Only when set: the plain subject's input stays as it was.
-          ...(announced ? { announced } : {}),
-        };
+        // `announced` only when set: the plain subject's input stays as it was.
+        const input = { ...orderInput(id, i, local), ...(announced ? { announced } : {}) };
         await client.workflow.execute('bareOrderSaga', {
           taskQueue: bareQueue,
           workflowId: `bare-order-${id}`,
@@ -251,43 +254,11 @@ const scenario: BenchScenario = {
       const env = new MockActivityEnvironment({
         workflowExecution: { workflowId: `activities-${id}`, runId: id },
       });
-      const { orderId, customerId, items } = order(id, i);
-      const step = { correlationId: id };
-      await env.run(() =>
-        activities.createOrder({
-          ...step,
-          orderId,
-          customerId,
-          currency: 'USD',
-          items,
-          shippingAddress: null,
-          step: 'create_order',
-        }),
-      );
-      await env.run(() =>
-        activities.reserveInventoryItems({
-          ...step,
-          orderId,
-          items: items.map(({ productId, quantity }) => ({ productId, quantity })),
-        }),
-      );
-      await env.run(() =>
-        activities.chargePayment({
-          ...step,
-          orderId,
-          customerId,
-          amountCents: orderTotalCents(items),
-          step: 'charge',
-        }),
-      );
-      await env.run(() =>
-        activities.confirmOrder({
-          ...step,
-          orderId,
-          productIds: items.map((l) => l.productId),
-          step: 'confirm',
-        }),
-      );
+      const steps = sagaSteps(orderInput(id, i, true));
+      await env.run(() => activities.createOrder(steps.createOrder));
+      await env.run(() => activities.reserveInventoryItems(steps.reserveInventoryItems));
+      await env.run(() => activities.chargePayment(steps.chargePayment));
+      await env.run(() => activities.confirmOrder(steps.confirmOrder));
     };
     const subjects: Subject[] = [
       { key: 'bare0', name: 'bare workflow, 0 activities', one: bare(0, false) },
