@@ -18,7 +18,9 @@ import {
   Runtime,
   Worker,
 } from '@temporalio/worker';
+import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
 import { globalHandlers } from '@temporalio/worker/lib/workflow/vm-shared';
+import vm from 'node:vm';
 import { eventually } from '../test/harness';
 import { STUCK_MAIN_THREAD_AFTER_MS } from './main-thread-watch';
 import { createWorker, STUCK_THREAD_AFTER_MS } from './workflow-threads';
@@ -233,6 +235,50 @@ test.each(ON_THREADS)(
       ours.shutdown();
       sdks.shutdown();
       await Promise.all(running);
+    }
+  },
+);
+
+test.each(ON_THREADS)(
+  'on %s workflows keep their own globals in a sandbox with ordinary globals',
+  async (_, threads) => {
+    const worker = await createWorker(
+      {
+        connection: native,
+        taskQueue: `globals-${randomUUID()}`,
+        workflowBundle: { codePath: bundlePath },
+      },
+      { threads },
+    );
+    const running = worker.run();
+    try {
+      const ids = ['a', 'b', 'c'].map((n) => `globals-${n}-${randomUUID()}`);
+      const handles = await Promise.all(
+        ids.map((id) =>
+          client.workflow.start('keepsItsGlobal', {
+            taskQueue: worker.options.taskQueue,
+            workflowId: id,
+            args: [id],
+          }),
+        ),
+      );
+      if (threads === 0) {
+        // Each has run its first activation; on the main thread their sandbox is at hand.
+        const sandboxes = await eventually(async () => {
+          const found = handles.map(
+            (h) => ReusableVMWorkflowCreator.workflowByRunId.get(h.firstExecutionRunId) as unknown,
+          );
+          return found.every(Boolean) ? (found as { context: vm.Context }[]) : undefined;
+        }, 20_000);
+        for (const { context } of sandboxes)
+          expect(vm.runInContext('globalThis', context)).toBe(context);
+      }
+      await Promise.all(handles.map((h) => h.signal('release')));
+      const results = await Promise.all(handles.map((h) => h.result()));
+      expect(results).toEqual(ids.map((id) => [null, id]));
+    } finally {
+      worker.shutdown();
+      await running;
     }
   },
 );

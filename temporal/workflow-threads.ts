@@ -1,7 +1,8 @@
 // How the worker runs workflow code: on its main thread (WORKFLOW_THREADS=0, the default) or on
 // threads of its own, with or without the SDK's per-call timeout, with the stacks behind the
-// UI's Stack Trace tab formatted only when asked for (workflow-stacks.cjs), and a watch that
-// reports a workflow stuck in a loop (below for threads, main-thread-watch.ts for the main one).
+// UI's Stack Trace tab formatted only when asked for (workflow-stacks.cjs), in a V8 context with
+// ordinary globals (workflow-globals.cjs), and a watch that reports a workflow stuck in a loop
+// (below for threads, main-thread-watch.ts for the main one).
 //
 // The SDK runs workflows on a thread of its own and passes every activation, its completion and
 // its sink calls between threads as messages: 17% of the worker's CPU per order for a bare
@@ -24,10 +25,20 @@ import {
   ThreadedVMWorkflowCreator,
   WorkerThreadClient,
 } from '@temporalio/worker/lib/workflow/threaded-vm';
+import type { CompiledWorkerOptions } from '@temporalio/worker/lib/worker-options';
+import {
+  invokePatchActivationCallback,
+  type WorkflowPatchActivationCallback,
+} from '@temporalio/worker/lib/workflow/patch-activation-callback';
+import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
 import { globalHandlers } from '@temporalio/worker/lib/workflow/vm-shared';
 import { watchMainThread } from './main-thread-watch';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+/* eslint-disable @typescript-eslint/no-require-imports */
 const { deferStackFormattingInWorkflowCalls } = require('./workflow-stacks.cjs');
+const { ordinaryWorkflowGlobals } = require('./workflow-globals.cjs') as {
+  ordinaryWorkflowGlobals: () => () => void;
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** A workflow thread that has neither paused nor answered for this long is reported, once. */
 export const STUCK_THREAD_AFTER_MS = 5_000;
@@ -112,15 +123,33 @@ export function watchWorkflowThread(thread: WatchedThread, logger: Logger, now =
 
 /**
  * What each workflow thread runs: the SDK's own thread script, with the formatting of the
- * stacks behind the `__stack_trace` query deferred until it is read (workflow-stacks.cjs).
+ * stacks behind the `__stack_trace` query deferred until it is read (workflow-stacks.cjs), and
+ * its workflow context created with ordinary globals (workflow-globals.cjs; the thread creates
+ * no other context).
  */
 const sdkThreadModule = (name: string) =>
   JSON.stringify(require.resolve(`@temporalio/worker/lib/workflow/${name}`));
 const THREAD_SOURCE = `
   require(${JSON.stringify(path.join(__dirname, 'workflow-stacks.cjs'))})
     .deferStackFormatting(require(${sdkThreadModule('vm-shared')}).globalHandlers);
+  require(${JSON.stringify(path.join(__dirname, 'workflow-globals.cjs'))}).ordinaryWorkflowGlobals();
   require(${sdkThreadModule('workflow-worker-thread')});
 `;
+
+/**
+ * The SDK's reusable sandbox (one V8 context, each workflow's globals swapped in on each call),
+ * its context created with ordinary globals (workflow-globals.cjs).
+ */
+class OrdinaryGlobalsWorkflowCreator extends ReusableVMWorkflowCreator {
+  constructor(...args: ConstructorParameters<typeof ReusableVMWorkflowCreator>) {
+    const restore = ordinaryWorkflowGlobals();
+    try {
+      super(...args);
+    } finally {
+      restore();
+    }
+  }
+}
 
 /** How the project's workers run workflow code (WORKFLOW_THREADS, WORKFLOW_ISOLATE_TIMEOUT). */
 export interface WorkflowSandbox {
@@ -134,6 +163,14 @@ export interface WorkflowSandbox {
   isolateTimeoutMs?: number;
   /** LOG_LEVEL, for the watch over a main thread running workflow code (main-thread-watch.ts). */
   logLevel?: string;
+}
+
+/** The worker's patchActivationCallback, as the SDK hands it to its in-process sandbox. */
+function patchActivationCallbackOf(
+  compiled: CompiledWorkerOptions,
+): WorkflowPatchActivationCallback | undefined {
+  const callback = compiled.patchActivationCallback;
+  return callback && ((info, patchId) => invokePatchActivationCallback(callback, info, patchId));
 }
 
 /** Runs the synchronous part of a call into workflow code (workflow-stacks.cjs). */
@@ -192,12 +229,21 @@ export function createWorker(
         );
       if (threadCount === 0) {
         const inWorkflow = mainThreadStackHook();
-        // The SDK's in-process sandbox: the one debugMode picks, with our timeout.
-        const creator = await super.createWorkflowCreator(
-          bundle,
-          { ...compiled, debugMode: true, isolateExecutionTimeoutMs },
-          logger,
-        );
+        // The SDK's in-process sandbox, the one debugMode picks, with our timeout; the reusable
+        // one (the SDK's default) with ordinary globals.
+        const creator =
+          compiled.reuseV8Context === false
+            ? await super.createWorkflowCreator(
+                bundle,
+                { ...compiled, debugMode: true, isolateExecutionTimeoutMs },
+                logger,
+              )
+            : await OrdinaryGlobalsWorkflowCreator.create(
+                bundle,
+                isolateExecutionTimeoutMs,
+                new Set(compiled.activities.keys()),
+                patchActivationCallbackOf(compiled),
+              );
         const stopWatch = watchMainThread({ level: sandbox.logLevel });
         return {
           createWorkflow: async (workflowOptions) =>
