@@ -73,6 +73,16 @@ async function main(): Promise<void> {
     },
     temporalCluster: options.has('temporal-postgres'),
   });
+  // A signal would end the process without the `finally` below, leaving the servers it started
+  // running (Ctrl-C reaches them too, a `kill` of this process does not).
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)
+    process.once(signal, () => {
+      log(`${signal}: stopping the servers the bench started`);
+      void infra.stop().finally(() => process.exit(code));
+    });
   const settings = {
     dynamicConfig,
     sqlitePragmas: options.get('sqlite-pragma') ?? [],
