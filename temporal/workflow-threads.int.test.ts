@@ -3,13 +3,15 @@
 // the per-call timeout (WORKFLOW_ISOLATE_TIMEOUT), a worker in its own process (killed with it,
 // as a thread in a loop does not stop): with none (the default), a workflow that loops without
 // awaiting is reported in the worker's log; with one, the SDK stops it, fails its workflow task
-// and the worker runs other workflows. And the stack trace queries (the UI's Stack Trace tab),
-// answered from stacks formatted when asked, as the SDK's own threads answer them.
+// and the worker runs other workflows. The stack trace queries (the UI's Stack Trace tab),
+// answered from stacks formatted when asked, as the SDK's own threads answer them. And the
+// sandbox's context with ordinary globals (workflow-globals.cjs), each workflow keeping its own.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import vm from 'node:vm';
 import { Client, Connection } from '@temporalio/client';
 import {
   bundleWorkflowCode,
@@ -20,7 +22,6 @@ import {
 } from '@temporalio/worker';
 import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
 import { globalHandlers } from '@temporalio/worker/lib/workflow/vm-shared';
-import vm from 'node:vm';
 import { eventually } from '../test/harness';
 import { STUCK_MAIN_THREAD_AFTER_MS } from './main-thread-watch';
 import { createWorker, STUCK_THREAD_AFTER_MS } from './workflow-threads';
