@@ -119,6 +119,23 @@ export function orderContentHash(
   return createHash('sha256').update(canonicalJson(content)).digest('hex');
 }
 
+/**
+ * What a saga is started with besides its input: the memo a duplicate start is compared with,
+ * the policy that never starts a second saga for an order, and the search attributes it is
+ * listed by from the start, before its first task has run.
+ */
+export function orderSagaStartOptions(input: OrderSagaInput) {
+  return {
+    memo: { [ORDER_CONTENT_MEMO]: orderContentHash(input) },
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+    typedSearchAttributes: [
+      { key: CustomerIdKey, value: input.customerId },
+      { key: OrderStatusKey, value: 'running' },
+      { key: OrderTotalCentsKey, value: orderTotalCents(input.items) },
+    ],
+  };
+}
+
 /** Codes an update refusal can carry (the ApplicationFailure type set by the saga). */
 const REFUSAL_CODES: readonly DomainErrorCode[] = [
   'INVALID_COMMAND',
@@ -211,23 +228,16 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         useLocalActivities: options.useLocalActivities,
         compensationMaxAttempts: options.compensationMaxAttempts,
       };
-      const contentHash = orderContentHash(input);
+      // The memo is encrypted with the payloads when a key is set; read back on a duplicate start.
+      const startOptions = orderSagaStartOptions(input);
+      const contentHash = startOptions.memo[ORDER_CONTENT_MEMO];
       try {
         const handle = await client.workflow.start(orderSaga, {
           workflowId,
           taskQueue: options.taskQueue,
           args: [input],
-          // Encrypted with the payloads when a key is set; read back on a duplicate start.
-          memo: { [ORDER_CONTENT_MEMO]: contentHash },
-          // A second start of the same order never starts a second saga.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
           requestEagerStart: options.eagerStart,
-          // Visible to list queries from the start, before the saga's first task has run.
-          typedSearchAttributes: [
-            { key: CustomerIdKey, value: input.customerId },
-            { key: OrderStatusKey, value: 'running' },
-            { key: OrderTotalCentsKey, value: orderTotalCents(input.items) },
-          ],
+          ...startOptions,
         });
         return { orderId, workflowId, runId: handle.firstExecutionRunId, started: true };
       } catch (err) {

@@ -19,13 +19,7 @@ import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
 import { grantCredit, restockProduct } from '../../catalog/catalog';
-import { createOrderClient, ORDER_CONTENT_MEMO, orderContentHash } from '../../client/order-client';
-import { orderTotalCents } from '../../domain/order';
-import {
-  CustomerIdKey,
-  OrderStatusKey,
-  OrderTotalCentsKey,
-} from '../../workflows/search-attributes';
+import { createOrderClient, orderSagaStartOptions } from '../../client/order-client';
 import type { OrderSagaInput } from '../../workflows/types';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
 import { withDatabase } from '../../provision/postgres';
@@ -220,17 +214,7 @@ const scenario: BenchScenario = {
           requestEagerStart: eagerStart,
           args: [input],
           // Started as the order client starts orderSaga: its memo and search attributes.
-          ...(announced
-            ? {
-                memo: { [ORDER_CONTENT_MEMO]: orderContentHash(input) },
-                workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
-                typedSearchAttributes: [
-                  { key: CustomerIdKey, value: input.customerId },
-                  { key: OrderStatusKey, value: 'running' },
-                  { key: OrderTotalCentsKey, value: orderTotalCents(input.items) },
-                ],
-              }
-            : {}),
+          ...(announced ? orderSagaStartOptions(input) : {}),
         });
       };
     const saga = (local: boolean) => {
