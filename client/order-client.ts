@@ -21,6 +21,7 @@ import {
 import { orderSaga } from '../workflows';
 import { innermostApplicationFailure } from '../workflows/failures';
 import { checkNewOrder, checkOrderLine, type Checked } from '../workflows/order-input-checks';
+import { NEWEST_SAGA_PATH, SAGA_PATH_MEMO } from '../workflows/saga-paths';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from '../workflows/search-attributes';
 import {
   type AddItemResult,
@@ -120,13 +121,14 @@ export function orderContentHash(
 }
 
 /**
- * What a saga is started with besides its input: the memo a duplicate start is compared with,
- * the policy that never starts a second saga for an order, and the search attributes it is
- * listed by from the start, before its first task has run.
+ * What a saga is started with besides its input: the memo a duplicate start is compared with
+ * and the stamp of the path it takes (workflows/saga-paths.ts), the policy that never starts a
+ * second saga for an order, and the search attributes it is listed by from the start, before
+ * its first task has run.
  */
 export function orderSagaStartOptions(input: OrderSagaInput) {
   return {
-    memo: { [ORDER_CONTENT_MEMO]: orderContentHash(input) },
+    memo: { [ORDER_CONTENT_MEMO]: orderContentHash(input), [SAGA_PATH_MEMO]: NEWEST_SAGA_PATH },
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     typedSearchAttributes: [
       { key: CustomerIdKey, value: input.customerId },

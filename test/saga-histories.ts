@@ -33,10 +33,12 @@ export async function recordHistoryIfAsked(
 }
 
 /**
- * Histories recorded before a patch (HOT_PATH_PATCH in workflows/order-saga.workflow.ts) are
- * kept in their own folder, named after it: sagas of every version still replay.
+ * Histories recorded before a change of the saga's path (workflows/saga-paths.ts) are kept in a
+ * folder named after it: sagas of every version still replay. before-hot-path: before
+ * HOT_PATH_PATCH; before-stamp: the hot path as sagas took it before the client's stamp, with
+ * its patch marker.
  */
-export const EARLIER_FIXTURE_DIRS = ['before-hot-path'];
+export const EARLIER_FIXTURE_DIRS = ['before-hot-path', 'before-stamp'];
 
 /** Every fixture: the current recordings by path name, the earlier ones as `<folder>/<path>`. */
 export function loadHistoryFixtures(): {

@@ -1,5 +1,6 @@
 // The walking skeleton end to end: Temporal client -> orderSaga -> activities -> domain_events
-// -> projection runner -> read_models.orders, against the real dev server and Postgres.
+// -> projection runner -> read_models.orders, against the real dev server and Postgres; and
+// which path a saga takes with and without the client's stamp (workflows/saga-paths.ts).
 import { Client } from '@temporalio/client';
 import { grantCredit, restockProduct } from '../catalog/catalog';
 import { createOrderClient } from '../client/order-client';
@@ -136,4 +137,51 @@ test("a client on the worker's connection starts the saga eagerly, as npm start 
   );
   // A second start of the same order still answers with the running or closed saga.
   await expect(eager.start(order)).resolves.toMatchObject({ started: false });
+});
+
+test('a saga the client started records no patch marker; one started otherwise records its path', async () => {
+  await restockProduct(database.store, 'SKU-PATH', 5);
+  await grantCredit(database.store, 'cust-path', 100_00);
+  const items = [{ productId: 'SKU-PATH', quantity: 1, unitPriceCents: 500 }];
+  await worker.orders.start({ orderId: 'order-stamped', customerId: 'cust-path', items });
+  await expect(worker.orders.result('order-stamped')).resolves.toMatchObject({
+    status: 'completed',
+  });
+  // As `temporal workflow start --input` would: no memo, so no stamp.
+  const raw = await worker.client.workflow.start('orderSaga', {
+    workflowId: 'order-order-unstamped',
+    taskQueue: worker.taskQueue,
+    args: [
+      {
+        orderId: 'order-unstamped',
+        customerId: 'cust-path',
+        currency: 'USD',
+        items,
+        shippingAddress: null,
+        paymentConfirmationThresholdCents: 100_000,
+        paymentConfirmationTimeoutMs: 60_000,
+        correlationId: 'corr-unstamped',
+      },
+    ],
+  });
+  await expect(raw.result()).resolves.toMatchObject({ status: 'completed' });
+
+  const markersAndActivities = async (workflowId: string) => {
+    const { events } = await worker.client.workflow.getHandle(workflowId).fetchHistory();
+    return (events ?? []).flatMap((e) => {
+      if (e.markerRecordedEventAttributes?.markerName === 'core_patch') return ['patch marker'];
+      const activity = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      return activity ? [activity] : [];
+    });
+  };
+  // Both took the hot path: one reservation activity for the order.
+  const hotPath = ['createOrder', 'reserveInventoryItems', 'chargePayment', 'confirmOrder'];
+  expect(await markersAndActivities('order-order-stamped')).toEqual(hotPath);
+  expect(await markersAndActivities('order-order-unstamped')).toEqual(['patch marker', ...hotPath]);
+  // The core upserts TemporalChangeVersion beside a marker, and only then.
+  const changeVersion = async (workflowId: string) =>
+    (await worker.client.workflow.getHandle(workflowId).describe()).searchAttributes
+      .TemporalChangeVersion;
+  expect(await changeVersion('order-order-stamped')).toBeUndefined();
+  expect(await changeVersion('order-order-unstamped')).toEqual(['order-saga-hot-path-v3']);
 });

@@ -1,14 +1,48 @@
-// Safe deployment: every recorded orderSaga history (one per path, test/fixtures/histories)
-// replays against the current workflow code, the same bundle the workers run. A change that
-// would break a running saga (a step added, removed or reordered without patched()) makes the
-// replay fail with a determinism error, so it fails CI before it reaches a worker.
+// Safe deployment: every recorded orderSaga history (one per path, test/fixtures/histories, and
+// each hot-path one as a worker of the release before records it for a saga this release's
+// client started) replays against the current workflow code, the same bundle the workers run.
+// A change that would break a running saga (a step added, removed or reordered without a new
+// path in workflows/saga-paths.ts) makes the replay fail with a determinism error, so it fails
+// CI before it reaches a worker.
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { EARLIER_FIXTURE_DIRS, loadHistoryFixtures } from '../test/saga-histories';
+import { NEWEST_SAGA_PATH, SAGA_PATH_MEMO } from './saga-paths';
 
 jest.setTimeout(60_000);
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-const histories = loadHistoryFixtures();
+type History = temporal.api.history.v1.History;
+const { History } = temporal.api.history.v1;
+
+const recorded = loadHistoryFixtures();
+
+/**
+ * A saga started by this release's client and run by a worker of the release before (which has
+ * the hot path but not the stamp): that worker ignores the memo, so its history is a before-stamp
+ * recording whose start event carries the stamp.
+ */
+function stampedByTheReleaseBefore({ name, history }: { name: string; history: History }) {
+  const copy = History.decode(History.encode(history).finish());
+  const started = copy.events[0]?.workflowExecutionStartedEventAttributes;
+  if (!started?.memo?.fields) throw new Error(`${name}: no memo in the start event`);
+  started.memo.fields[SAGA_PATH_MEMO] = defaultPayloadConverter.toPayload(NEWEST_SAGA_PATH);
+  return { name: name.replace(/^before-stamp\//, 'stamped-by-the-release-before/'), history: copy };
+}
+
+const histories = [
+  ...recorded,
+  ...recorded.filter((h) => h.name.startsWith('before-stamp/')).map(stampedByTheReleaseBefore),
+];
+
+/** The ids of the patch markers a history holds. */
+function patchMarkers(history: History): (string | undefined)[] {
+  return (history.events ?? [])
+    .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
+    .filter((d): d is Uint8Array => d != null)
+    .map((d) => (JSON.parse(Buffer.from(d).toString('utf8')) as { id?: string }).id);
+}
 
 async function replayAll(workflowBundle: { codePath: string } | { code: string }) {
   const results: { name: string; error?: string }[] = [];
@@ -44,31 +78,35 @@ const PATHS = [
   'payment-declined',
 ].sort();
 
-test('there is a recorded history for every path of the saga, now and before each patch', () => {
-  expect(histories.map((h) => h.name).sort()).toEqual(
+test('there is a recorded history for every path of the saga, now and before each change', () => {
+  expect(recorded.map((h) => h.name).sort()).toEqual(
     [...PATHS, ...EARLIER_FIXTURE_DIRS.flatMap((dir) => PATHS.map((p) => `${dir}/${p}`))].sort(),
   );
 });
 
-test('the current recordings took the newest path', () => {
-  for (const { name, history } of histories.filter((h) => !h.name.includes('/'))) {
-    const markers = (history.events ?? [])
-      .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
-      .filter((d): d is Uint8Array => d != null)
-      .map((d) => JSON.parse(Buffer.from(d).toString('utf8')) as { id?: string });
-    expect({ name, patches: markers.map((m) => m.id) }).toEqual({
-      name,
-      patches: ['order-saga-hot-path-v3'],
-    });
-    // Started by the client, which sets the customer at start: the saga does not repeat it.
+test('the current recordings took the newest path: stamped, with no patch marker', () => {
+  for (const { name, history } of recorded.filter((h) => !h.name.includes('/'))) {
+    const memo = history.events[0]?.workflowExecutionStartedEventAttributes?.memo?.fields ?? {};
+    const stamp = memo[SAGA_PATH_MEMO] && defaultPayloadConverter.fromPayload(memo[SAGA_PATH_MEMO]);
+    // Started by the client, which sets the customer at start: the saga does not repeat it,
+    // and with no marker the SDK's core upserts no TemporalChangeVersion either.
     const upserted = (history.events ?? []).flatMap((e) =>
       Object.keys(
         e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
       ),
     );
-    expect({ name, upserted }).toEqual({
+    expect({ name, stamp, patches: patchMarkers(history), upserted }).toEqual({
       name,
-      upserted: expect.not.arrayContaining(['CustomerId']),
+      stamp: NEWEST_SAGA_PATH,
+      patches: [],
+      upserted: expect.not.arrayContaining(['CustomerId', 'TemporalChangeVersion']),
+    });
+  }
+  // The hot path as recorded before the stamp: one marker, for the hot path.
+  for (const { name, history } of recorded.filter((h) => h.name.startsWith('before-stamp/'))) {
+    expect({ name, patches: patchMarkers(history) }).toEqual({
+      name,
+      patches: ['order-saga-hot-path-v3'],
     });
   }
 });

@@ -47,6 +47,7 @@ import {
   type Checked,
 } from './order-input-checks';
 import { safeTotalCents } from './order-input';
+import { chooseSagaPaths, SAGA_PATH_MEMO } from './saga-paths';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from './search-attributes';
 import type {
   AddItemResult,
@@ -176,25 +177,11 @@ function cancelReason(value: unknown): { ok: true; reason?: string } | { ok: fal
   return checked.ok ? { ok: true, reason: checked.value } : { ok: false };
 }
 
-/**
- * Changes that alter the saga's commands (cancel takes effect after the payment, the confirm
- * step cannot be cancelled, confirmation is only taken while awaited): histories recorded
- * before them replay down the old path.
- */
-const GUARANTEES_PATCH = 'order-saga-guarantees-v2';
-
-/**
- * The hot path (on top of the guarantees): all products reserved by one activity, and the
- * search attributes the client set at start not upserted again. Histories recorded before it
- * replay down the old path. A saga started since takes this patch alone: it implies the one
- * before, so each new saga records one patch marker.
- */
-const HOT_PATH_PATCH = 'order-saga-hot-path-v3';
-
 export async function orderSaga(rawInput: OrderSagaInput): Promise<OrderSagaResult> {
   const input = parseInput(rawInput);
-  const v3 = patched(HOT_PATH_PATCH);
-  const saga = new OrderSaga(input, v3 || patched(GUARANTEES_PATCH), v3);
+  const info = workflowInfo();
+  const paths = chooseSagaPaths(info.memo?.[SAGA_PATH_MEMO], info.unsafe.isReplaying, patched);
+  const saga = new OrderSaga(input, paths.guarantees, paths.hotPath);
   saga.setHandlers();
   return saga.run();
 }
@@ -225,7 +212,7 @@ class OrderSaga {
 
   constructor(
     private readonly input: OrderSagaInput,
-    /** Recorded before GUARANTEES_PATCH: the old path, for histories that replay it. */
+    /** Recorded before GUARANTEES_PATCH (./saga-paths): the old path, for histories that replay it. */
     private readonly v2: boolean,
     /** HOT_PATH_PATCH: one reservation activity, no repeated search attributes. */
     private readonly v3: boolean,

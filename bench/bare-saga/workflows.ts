@@ -5,11 +5,10 @@
 //   nothing around them (no input check, state, lock, compensations or search attributes):
 //   what is left between it and orderSaga is the saga's own workflow code;
 // - with `announced`, bareOrderSaga also does what orderSaga does towards Temporal beyond its
-//   activities: one patch marker, and OrderStatus upserted on completion (the bench starts it
-//   with orderSaga's memo and search attributes). What is left between that and orderSaga is
-//   the saga's workflow code proper.
+//   activities: OrderStatus upserted on completion (the bench starts it with orderSaga's memo
+//   and search attributes; a saga so started records no patch marker, workflows/saga-paths.ts).
+//   What is left between that and orderSaga is the saga's workflow code proper.
 import {
-  patched,
   proxyActivities,
   proxyLocalActivities,
   upsertSearchAttributes,
@@ -35,8 +34,6 @@ export async function bareSaga(input: { steps: number; local: boolean }): Promis
 export async function bareOrderSaga(
   input: OrderSagaInput & { announced?: boolean },
 ): Promise<void> {
-  // orderSaga's single patch marker (order-saga-hot-path-v3) on a new saga.
-  if (input.announced) patched('bench-announced');
   const acts = input.useLocalActivities ? localOrder : remoteOrder;
   const steps = sagaSteps(input);
   await acts.createOrder(steps.createOrder);

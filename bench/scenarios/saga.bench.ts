@@ -4,7 +4,7 @@
 // bare workflows (0 activities; 4 no-op activities, local and remote: Temporal's own cost; the
 // saga's own four activities and nothing else: what is left is the saga's workflow code; the same
 // with orderSaga's calls to Temporal besides its activities, bare-order-announced-local: start
-// memo and search attributes, a patch marker, the final upsert), the saga's four activities
+// memo and search attributes, the final upsert), the saga's four activities
 // alone (activities: called in turn in this process, no workflow, no server) and
 // DBOS Transact running the same four steps on the same event store (the peer). Orders are
 // driven by 1, 16 and 32 closed-loop clients; the subjects take turns in a rotating order.
