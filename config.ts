@@ -68,6 +68,8 @@ export interface Config {
   workerDbPoolMax: number;
   /** Sagas started by the API and the CLI run their event-store steps as local activities. */
   sagaLocalActivities: boolean;
+  /** Sagas started by the API and the CLI carry the path stamp (workflows/saga-paths.ts). */
+  sagaPathStamp: boolean;
   /** Timeout of each call into the workflow sandbox, in ms (0: none; temporal/workflow-threads.ts). */
   workflowIsolateTimeoutMs: number;
   /** Threads for workflow code; 0: the worker's main thread (temporal/workflow-threads.ts). */
@@ -307,6 +309,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     workerDbPoolMax: parse(env, 'WORKER_DB_POOL_MAX', integer(1, 1000), 20),
     sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
+    sagaPathStamp: parse(env, 'SAGA_PATH_STAMP', boolean, true),
     workflowIsolateTimeoutMs: parse(env, 'WORKFLOW_ISOLATE_TIMEOUT', durationOrOff, 0),
     workflowThreads: parse(env, 'WORKFLOW_THREADS', integer(0, 64), 0),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),

@@ -36,6 +36,7 @@ async function orders() {
     paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
     paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
     useLocalActivities: config.sagaLocalActivities,
+    stampSagaPath: config.sagaPathStamp,
   });
 }
 

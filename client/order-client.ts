@@ -38,6 +38,12 @@ export interface OrderClientOptions {
   paymentConfirmationThresholdCents: number;
   paymentConfirmationTimeoutMs: number;
   useLocalActivities?: boolean;
+  /**
+   * Stamp each saga with its path, so it records no patch marker (workflows/saga-paths.ts;
+   * default true). Off while workers of a release without the stamp still run: they could not
+   * replay a stamped saga's history (docs/saga.md).
+   */
+  stampSagaPath?: boolean;
   /** Attempts per compensation before the saga waits in compensation_failed (default 10). */
   compensationMaxAttempts?: number;
   /**
@@ -126,9 +132,12 @@ export function orderContentHash(
  * second saga for an order, and the search attributes it is listed by from the start, before
  * its first task has run.
  */
-export function orderSagaStartOptions(input: OrderSagaInput) {
+export function orderSagaStartOptions(input: OrderSagaInput, { stampSagaPath = true } = {}) {
   return {
-    memo: { [ORDER_CONTENT_MEMO]: orderContentHash(input), [SAGA_PATH_MEMO]: NEWEST_SAGA_PATH },
+    memo: {
+      [ORDER_CONTENT_MEMO]: orderContentHash(input),
+      ...(stampSagaPath ? { [SAGA_PATH_MEMO]: NEWEST_SAGA_PATH } : {}),
+    },
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     typedSearchAttributes: [
       { key: CustomerIdKey, value: input.customerId },
@@ -231,7 +240,7 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         compensationMaxAttempts: options.compensationMaxAttempts,
       };
       // The memo is encrypted with the payloads when a key is set; read back on a duplicate start.
-      const startOptions = orderSagaStartOptions(input);
+      const startOptions = orderSagaStartOptions(input, options);
       const contentHash = startOptions.memo[ORDER_CONTENT_MEMO];
       try {
         const handle = await client.workflow.start(orderSaga, {

@@ -147,7 +147,18 @@ test('a saga the client started records no patch marker; one started otherwise r
   await expect(worker.orders.result('order-stamped')).resolves.toMatchObject({
     status: 'completed',
   });
-  // As `temporal workflow start --input` would: no memo, so no stamp.
+  // A client with the stamp switched off (SAGA_PATH_STAMP=false, for a rollout over workers of a
+  // release without it), and a start as `temporal workflow start --input` makes: no stamp.
+  const unstampedClient = createOrderClient(worker.client, {
+    taskQueue: worker.taskQueue,
+    paymentConfirmationThresholdCents: 100_000,
+    paymentConfirmationTimeoutMs: 10_000,
+    stampSagaPath: false,
+  });
+  await unstampedClient.start({ orderId: 'order-switched-off', customerId: 'cust-path', items });
+  await expect(unstampedClient.result('order-switched-off')).resolves.toMatchObject({
+    status: 'completed',
+  });
   const raw = await worker.client.workflow.start('orderSaga', {
     workflowId: 'order-order-unstamped',
     taskQueue: worker.taskQueue,
@@ -177,11 +188,14 @@ test('a saga the client started records no patch marker; one started otherwise r
   // Both took the hot path: one reservation activity for the order.
   const hotPath = ['createOrder', 'reserveInventoryItems', 'chargePayment', 'confirmOrder'];
   expect(await markersAndActivities('order-order-stamped')).toEqual(hotPath);
-  expect(await markersAndActivities('order-order-unstamped')).toEqual(['patch marker', ...hotPath]);
+  for (const workflowId of ['order-order-switched-off', 'order-order-unstamped']) {
+    expect(await markersAndActivities(workflowId)).toEqual(['patch marker', ...hotPath]);
+  }
   // The core upserts TemporalChangeVersion beside a marker, and only then.
   const changeVersion = async (workflowId: string) =>
     (await worker.client.workflow.getHandle(workflowId).describe()).searchAttributes
       .TemporalChangeVersion;
   expect(await changeVersion('order-order-stamped')).toBeUndefined();
+  expect(await changeVersion('order-order-switched-off')).toEqual(['order-saga-hot-path-v3']);
   expect(await changeVersion('order-order-unstamped')).toEqual(['order-saga-hot-path-v3']);
 });
