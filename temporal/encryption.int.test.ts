@@ -67,6 +67,15 @@ it('stores only ciphertext in Temporal and in domain_events, and the saga still 
     expect(text(p.metadata?.encoding)).toBe(ENCRYPTED_ENCODING);
     expect(text(p.data)).not.toContain(customerId);
   }
+  // The memo (content hash, path stamp) is ciphertext too, and the worker still reads the stamp:
+  // the saga took its path without a patch marker (workflows/saga-paths.ts).
+  const memo = history.events?.[0]?.workflowExecutionStartedEventAttributes?.memo?.fields ?? {};
+  expect(Object.keys(memo).sort()).toEqual(['orderContentSha256', 'orderSagaPath']);
+  for (const p of Object.values(memo)) {
+    expect(text(p.metadata?.encoding)).toBe(ENCRYPTED_ENCODING);
+  }
+  const markers = (history.events ?? []).map((e) => e.markerRecordedEventAttributes?.markerName);
+  expect(markers).not.toContain('core_patch');
 
   const { rows } = await t.pool.query<{ codec: string; bytes: Buffer | null }>(
     `SELECT codec, event_data_bytes AS bytes FROM domain_events WHERE aggregate_id = $1`,
