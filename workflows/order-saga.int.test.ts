@@ -12,6 +12,7 @@ import {
   type TestDatabase,
   type TestWorker,
 } from '../test/harness';
+import { HOT_PATH_PATCH } from './saga-paths';
 
 let database: TestDatabase;
 let worker: TestWorker;
@@ -196,6 +197,6 @@ test('a saga the client started records no patch marker; one started otherwise r
     (await worker.client.workflow.getHandle(workflowId).describe()).searchAttributes
       .TemporalChangeVersion;
   expect(await changeVersion('order-order-stamped')).toBeUndefined();
-  expect(await changeVersion('order-order-switched-off')).toEqual(['order-saga-hot-path-v3']);
-  expect(await changeVersion('order-order-unstamped')).toEqual(['order-saga-hot-path-v3']);
+  expect(await changeVersion('order-order-switched-off')).toEqual([HOT_PATH_PATCH]);
+  expect(await changeVersion('order-order-unstamped')).toEqual([HOT_PATH_PATCH]);
 });
