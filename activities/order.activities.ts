@@ -11,7 +11,7 @@ import { InventoryDecider } from '../domain/inventory';
 import { OrderDecider, type OrderLine } from '../domain/order';
 import { DomainError, type Decider, type DomainEvent } from '../domain/shared';
 import { AggregateCache, DEFAULT_AGGREGATE_CACHE_SIZE, handleCommand } from '../application';
-import type { EventMetadata, EventStore } from '../eventstore';
+import { EventIdConflictError, type EventMetadata, type EventStore } from '../eventstore';
 import { currentTraceId, tagCorrelationId } from '../observability/trace-context';
 
 /** Namespace for event ids derived by activities (uuid v5). */
@@ -87,16 +87,12 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
     tagCorrelationId(input.correlationId);
     const eventId = from.eventId(decider.aggregateType, id);
     // Most steps are recognised as done by the state they left (a charge by the payment, a
-    // create or a complete by its stored first event when refused). Two are not, and look
-    // for their first event before deciding: a line is appended every time, and a
-    // reservation since committed or released (the saga was reset after it) would be taken
-    // again.
-    if (
-      (options.appendsAlways || (options.doneIfStored && input.step)) &&
-      (await store.hasEvent(eventId(0)))
-    ) {
-      return;
-    }
+    // create or a complete by its stored first event when refused). Two are not: a line is
+    // appended every time, and a reservation since committed or released (the saga was reset
+    // after it) would be taken again. Both decide again and find their first event id taken
+    // (the append writes nothing): that id proves the step ran. Looking it up before deciding
+    // would cost every first run a query.
+    const doneIfFirstStored = options.appendsAlways || (options.doneIfStored && !!input.step);
     try {
       await handleCommand(store, decider, id, command, {
         metadata,
@@ -108,6 +104,13 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
         signal: Context.current().cancellationSignal,
       });
     } catch (err) {
+      if (
+        doneIfFirstStored &&
+        err instanceof EventIdConflictError &&
+        err.eventIds.includes(eventId(0))
+      ) {
+        return;
+      }
       if (err instanceof DomainError) {
         // Benign: a refusal is an expected outcome of the saga, not an error to log or alert on.
         throw ApplicationFailure.create({
