@@ -17,13 +17,15 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { grantCredit, restockProduct } from '../../catalog/catalog';
 import { createOrderClient, orderSagaStartOptions } from '../../client/order-client';
 import type { OrderSagaInput } from '../../workflows/types';
+import { createLogger } from '../../logger';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../../eventstore';
 import { withDatabase } from '../../provision/postgres';
 import { createOrderWorker } from '../../temporal/order-worker';
+import { installTemporalRuntime } from '../../temporal/runtime';
 import { createWorker } from '../../temporal/workflow-threads';
 import { createOrderActivities } from '../../activities/order.activities';
 import { bareActivities } from '../bare-saga/activities';
@@ -105,7 +107,8 @@ const scenario: BenchScenario = {
   async run(ctx) {
     const address = ctx.infra.temporalAddress;
     if (!address) throw new Error('the saga bench needs a Temporal server');
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    // The SDK's runtime as the product installs it (bootstrap.ts), errors only in the bench's log.
+    installTemporalRuntime(createLogger('error', 'bench'));
     const clientLevels = (ctx.options.get('clients')?.[0] ?? (ctx.quick ? '1,16' : '1,16,32'))
       .split(',')
       .map(Number);
