@@ -21,15 +21,13 @@ const PINO_LEVEL = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn',
  * The SDK narrates at INFO (worker state changes, every workflow bundle webpack builds); below
  * WARN its lines reach the log only when LOG_LEVEL asks for debug or trace.
  */
-function sdkLogger(log: Logger): SdkLogger & { verbose: boolean } {
+function sdkLogger(log: Logger, verbose: boolean): SdkLogger {
   const child = log.child({ component: 'temporal' });
-  const verbose = child.isLevelEnabled('debug');
   const write = (level: LogLevel, message: string, meta?: LogMetadata) => {
     if (!verbose && QUIET_LEVELS.includes(level)) return;
     child[PINO_LEVEL[level] as 'info'](meta ?? {}, message);
   };
   return {
-    verbose,
     log: write,
     trace: (m, meta) => write('TRACE', m, meta),
     debug: (m, meta) => write('DEBUG', m, meta),
@@ -49,9 +47,9 @@ let installed = false;
 export function installTemporalRuntime(log: Logger, options: TemporalRuntimeOptions = {}): void {
   if (installed) return;
   installed = true;
-  const logger = sdkLogger(log);
+  const verbose = log.isLevelEnabled('debug');
   Runtime.install({
-    logger,
+    logger: sdkLogger(log, verbose),
     telemetryOptions: {
       logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } },
       ...(options.metricsAddress
@@ -68,7 +66,7 @@ export function installTemporalRuntime(log: Logger, options: TemporalRuntimeOpti
         : {}),
     },
   });
-  if (!logger.verbose) skipComposingDroppedLines(Runtime.instance().logger, QUIET_LEVELS);
+  if (!verbose) skipComposingDroppedLines(Runtime.instance().logger, QUIET_LEVELS);
 }
 
 /**
