@@ -18,7 +18,13 @@ import {
   type TestWorker,
 } from '../test/harness';
 import { checkSagaInvariants } from '../test/saga-invariants';
-import { addItemUpdate, cancelOrderSignal, confirmPaymentUpdate, sagaStateQuery } from './messages';
+import {
+  addItemUpdate,
+  cancelOrderSignal,
+  cancelOrderUpdate,
+  confirmPaymentUpdate,
+  sagaStateQuery,
+} from './messages';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from './search-attributes';
 
 jest.setTimeout(90_000);
@@ -149,18 +155,22 @@ test('no invalid start wrote an event', async () => {
   expect(Number(rows[0]!.n)).toBe(0);
 });
 
-test('malformed signals and updates leave a live saga working', async () => {
-  const orderId = `live-${run}`;
-  await restockProduct(database.store, `P-live-${run}`, 10);
-  await grantCredit(database.store, `c-live-${run}`, 10_000_00);
+/**
+ * A saga started with the Temporal client alone (no search attributes), its payment above the
+ * threshold: it waits for a confirmation.
+ */
+async function sagaAwaitingConfirmation(name: string) {
+  const orderId = `${name}-${run}`;
+  await restockProduct(database.store, `P-${name}-${run}`, 10);
+  await grantCredit(database.store, `c-${name}-${run}`, 10_000_00);
   const handle = await worker.client.workflow.start('orderSaga', {
     workflowId: `order-${orderId}`,
     taskQueue: worker.taskQueue,
     args: [
       {
         ...valid(orderId),
-        customerId: `c-live-${run}`,
-        items: [{ productId: `P-live-${run}`, quantity: 1, unitPriceCents: 150_000 }],
+        customerId: `c-${name}-${run}`,
+        items: [{ productId: `P-${name}-${run}`, quantity: 1, unitPriceCents: 150_000 }],
       },
     ],
   });
@@ -172,6 +182,11 @@ test('malformed signals and updates leave a live saga working', async () => {
     20_000,
     'awaiting confirmation',
   );
+  return { orderId, handle };
+}
+
+test('malformed signals and updates leave a live saga working', async () => {
+  const { orderId, handle } = await sagaAwaitingConfirmation('live');
   // Started without the search attributes the client sets: the saga sets them itself.
   const listed = (await handle.describe()).typedSearchAttributes;
   expect(listed.get(CustomerIdKey)).toBe(`c-live-${run}`);
@@ -209,4 +224,17 @@ test('malformed signals and updates leave a live saga working', async () => {
   );
   const { violations } = await checkSagaInvariants(database.store);
   expect(violations).toEqual([]);
+});
+
+test('a cancel with no reason, as the order client sends it ({}), cancels the order', async () => {
+  const { orderId, handle } = await sagaAwaitingConfirmation('no-reason');
+  // What POST /orders/:id/cancel with no body and `orders cancel` without --reason send.
+  await expect(handle.executeUpdate(cancelOrderUpdate, { args: [{}] })).resolves.toMatchObject({
+    outcome: 'cancelled',
+  });
+  await expect(handle.result()).resolves.toEqual({
+    orderId,
+    status: 'cancelled',
+    reason: 'cancelled: requested by the customer',
+  });
 });

@@ -167,11 +167,14 @@ function parseArgument<T>(checked: Checked<T>): T {
   throw refusal(checked.message, 'INVALID_COMMAND');
 }
 
-/** A cancel reason as sent: a string, `{ reason }` (what a CLI user types), or nothing. */
+/**
+ * A cancel reason as sent: a string, `{ reason }` (what the order client and a CLI user send),
+ * `{}` (the order client with no reason), or nothing.
+ */
 function cancelReason(value: unknown): { ok: true; reason?: string } | { ok: false } {
   const given =
-    value !== null && typeof value === 'object' && 'reason' in value
-      ? value.reason
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as { reason?: unknown }).reason
       : (value ?? undefined);
   const checked = checkCancelReason(given);
   return checked.ok ? { ok: true, reason: checked.value } : { ok: false };
