@@ -147,6 +147,7 @@ export async function startPieces(
         sandbox: {
           threads: config.workflowThreads,
           isolateTimeoutMs: config.workflowIsolateTimeoutMs,
+          stackTraces: config.workflowStackTraces,
           logLevel: config.logLevel,
         },
         dataConverter,

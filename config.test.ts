@@ -73,6 +73,11 @@ describe('config', () => {
     expect(loadConfig({ WORKFLOW_THREADS: '2' }).workflowThreads).toBe(2);
   });
 
+  test('WORKFLOW_STACK_TRACES: recorded for the Stack Trace tab unless false', () => {
+    expect(loadConfig({}).workflowStackTraces).toBe(true);
+    expect(loadConfig({ WORKFLOW_STACK_TRACES: 'false' }).workflowStackTraces).toBe(false);
+  });
+
   test('old encryption keys for rotation parse from EVENT_STORE_DECRYPTION_KEYS', () => {
     const a = Buffer.alloc(32, 1);
     const b = Buffer.alloc(32, 2);
@@ -123,6 +128,7 @@ describe('config', () => {
     ['WORKFLOW_ISOLATE_TIMEOUT', '-5s'],
     ['WORKFLOW_THREADS', '-1'],
     ['WORKFLOW_THREADS', 'two'],
+    ['WORKFLOW_STACK_TRACES', 'off'],
     ['EVENT_STORE_COMPRESSION', 'maybe'],
     ['EVENT_STORE_DECRYPTION_KEYS', `${Buffer.alloc(32, 1).toString('base64')},c2hvcnQ=`],
     ['TEMPORAL_ADDRESS', 'no-port'],

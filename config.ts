@@ -74,6 +74,8 @@ export interface Config {
   workflowIsolateTimeoutMs: number;
   /** Threads for workflow code; 0: the worker's main thread (temporal/workflow-threads.ts). */
   workflowThreads: number;
+  /** Record where workflow promises are made, for the UI's Stack Trace tab (workflow-stacks.cjs). */
+  workflowStackTraces: boolean;
   dataDir: string;
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
@@ -312,6 +314,7 @@ export function loadConfig(env: Env = process.env): Config {
     sagaPathStamp: parse(env, 'SAGA_PATH_STAMP', boolean, true),
     workflowIsolateTimeoutMs: parse(env, 'WORKFLOW_ISOLATE_TIMEOUT', durationOrOff, 0),
     workflowThreads: parse(env, 'WORKFLOW_THREADS', integer(0, 64), 0),
+    workflowStackTraces: parse(env, 'WORKFLOW_STACK_TRACES', boolean, true),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
     tracing: {

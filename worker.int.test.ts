@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { grantCredit, restockProduct } from './catalog/catalog';
 import { createOrderClient } from './client/order-client';
-import { createTestDatabase, type TestDatabase } from './test/harness';
+import { createTestDatabase, eventually, type TestDatabase } from './test/harness';
 
 jest.setTimeout(240_000);
 
@@ -49,6 +49,7 @@ test('the compiled worker starts from the prebuilt bundle and completes a saga',
       TEMPORAL_ADDRESS: address,
       TEMPORAL_TASK_QUEUE: taskQueue,
       LOG_LEVEL: 'info',
+      WORKFLOW_STACK_TRACES: 'false',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -80,4 +81,24 @@ test('the compiled worker starts from the prebuilt bundle and completes a saga',
   await expect(orders.result('built-1')).resolves.toMatchObject({ status: 'completed' });
   const events = await database.store.readStream({ type: 'Order', id: 'built-1' });
   expect(events.map((e) => e.type)).toEqual(['OrderCreated', 'OrderItemAdded', 'OrderCompleted']);
+
+  // Started with WORKFLOW_STACK_TRACES=false: a saga waiting for its payment confirmation
+  // answers the Web UI's Stack Trace query that stack traces are off, and runs on.
+  await orders.start({
+    orderId: 'built-2',
+    customerId: 'cust-build',
+    items: [{ productId: 'SKU-BUILD', quantity: 1, unitPriceCents: 200_000 }],
+  });
+  await eventually(
+    async () =>
+      (await orders.state('built-2')).status === 'awaiting_payment_confirmation' || undefined,
+    20_000,
+    'the saga awaiting its payment confirmation',
+  );
+  const saga = new Client({ connection, namespace: 'default' }).workflow.getHandle('order-built-2');
+  await expect(saga.query('__stack_trace')).rejects.toThrow(
+    /stack traces are not enabled on this worker/,
+  );
+  await expect(orders.cancel('built-2')).resolves.toMatchObject({ outcome: 'cancelled' });
+  await expect(orders.result('built-2')).resolves.toMatchObject({ status: 'cancelled' });
 });

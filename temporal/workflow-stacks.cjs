@@ -151,4 +151,12 @@ function deferStackFormattingInWorkflowCalls(handlers) {
   };
 }
 
-module.exports = { deferStackFormatting, deferStackFormattingInWorkflowCalls };
+/**
+ * In a workflow thread of a worker without stack traces (WORKFLOW_STACK_TRACES=false): no hook at
+ * all, so the SDK's workflows there say that stack traces are not enabled when queried.
+ */
+function noStackTraces(handlers) {
+  handlers.setPromiseHook = function setPromiseHook() {};
+}
+
+module.exports = { deferStackFormatting, deferStackFormattingInWorkflowCalls, noStackTraces };

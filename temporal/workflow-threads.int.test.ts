@@ -241,6 +241,51 @@ test.each(ON_THREADS)(
 );
 
 test.each(ON_THREADS)(
+  'on %s a worker without stack traces answers the query that they are not enabled, beside one with them',
+  async (_, threads) => {
+    const worker = (stackTraces: boolean) =>
+      createWorker(
+        {
+          connection: native,
+          taskQueue: `stacks-${stackTraces ? 'on' : 'off'}-${randomUUID()}`,
+          workflowBundle: { codePath: bundlePath },
+        },
+        { threads, stackTraces },
+      );
+    // Both in this process: on the main thread they share the process's promise hook.
+    const off = await worker(false);
+    const on = await worker(true);
+    const running = [off.run(), on.run()];
+    try {
+      const [withOut, withStacks] = await Promise.all(
+        [off, on].map((w) =>
+          client.workflow.start('waitInTwoPlaces', {
+            taskQueue: w.options.taskQueue,
+            workflowId: `stacks-${randomUUID()}`,
+          }),
+        ),
+      );
+      await expect(withOut!.query<string>('__stack_trace')).rejects.toThrow(
+        /stack traces are not enabled on this worker/,
+      );
+      await expect(withOut!.query('__enhanced_stack_trace')).rejects.toThrow(
+        /stack traces are not enabled on this worker/,
+      );
+      // Only the query is refused: the workflow runs on, waiting where it was.
+      expect((await withOut!.describe()).status.name).toBe('RUNNING');
+      expect(await withStacks!.query<string>('__stack_trace')).toMatch(
+        /^ +at waitForBoth \(.*workflow-threads\.fixture\.ts:\d+:\d+\)$/m,
+      );
+      await Promise.all([withOut!.terminate(), withStacks!.terminate()]);
+    } finally {
+      off.shutdown();
+      on.shutdown();
+      await Promise.all(running);
+    }
+  },
+);
+
+test.each(ON_THREADS)(
   'on %s workflows keep their own globals in a sandbox with ordinary globals',
   async (_, threads) => {
     const worker = await createWorker(

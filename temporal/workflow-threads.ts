@@ -129,9 +129,9 @@ export function watchWorkflowThread(thread: WatchedThread, logger: Logger, now =
  */
 const sdkThreadModule = (name: string) =>
   JSON.stringify(require.resolve(`@temporalio/worker/lib/workflow/${name}`));
-const THREAD_SOURCE = `
+const threadSource = (stacks: 'deferStackFormatting' | 'noStackTraces') => `
   require(${JSON.stringify(path.join(__dirname, 'workflow-stacks.cjs'))})
-    .deferStackFormatting(require(${sdkThreadModule('vm-shared')}).globalHandlers);
+    .${stacks}(require(${sdkThreadModule('vm-shared')}).globalHandlers);
   require(${JSON.stringify(path.join(__dirname, 'workflow-globals.cjs'))}).ordinaryWorkflowGlobals();
   require(${sdkThreadModule('workflow-worker-thread')});
 `;
@@ -163,6 +163,12 @@ export interface WorkflowSandbox {
   isolateTimeoutMs?: number;
   /** LOG_LEVEL, for the watch over a main thread running workflow code (main-thread-watch.ts). */
   logLevel?: string;
+  /**
+   * true (the default): where each workflow promise is made is recorded, for the `__stack_trace`
+   * query (the UI's Stack Trace tab); false: nothing is recorded and the query answers that
+   * stack traces are not enabled on this worker (WORKFLOW_STACK_TRACES).
+   */
+  stackTraces?: boolean;
 }
 
 /** The worker's patchActivationCallback, as the SDK hands it to its in-process sandbox. */
@@ -190,6 +196,19 @@ function mainThreadStackHook(): InWorkflow {
   return mainThreadStacks;
 }
 
+/**
+ * A main-thread workflow of a worker without stack traces: the sandbox's workflows take whether
+ * stack traces are on from the process-wide hook, which other workers of the process may use,
+ * so each of these says it has none (the query then answers that they are not enabled).
+ */
+function withoutStackTraces(workflow: Workflow): Workflow {
+  const { activator } = workflow as Workflow & { activator?: { stackTracesEnabled?: boolean } };
+  if (activator === undefined || !('stackTracesEnabled' in activator))
+    throw new Error('the SDK no longer keeps stackTracesEnabled on its activator');
+  activator.stackTracesEnabled = false;
+  return workflow;
+}
+
 /** A workflow whose every call into the sandbox runs with the stack hook on. */
 function hookedWorkflow(workflow: Workflow, inWorkflow: InWorkflow): Workflow {
   return {
@@ -212,6 +231,7 @@ export function createWorker(
 ): Promise<Worker> {
   // The SDK's own option still counts when WORKFLOW_THREADS is not given.
   const threadCount = sandbox.threads ?? options.workflowThreadPoolSize ?? 0;
+  const stackTraces = sandbox.stackTraces ?? true;
   // The option is not public (the SDK fixes it at 5 s); Node's vm takes undefined as none.
   const isolateExecutionTimeoutMs = (
     sandbox.isolateTimeoutMs ? sandbox.isolateTimeoutMs : undefined
@@ -228,7 +248,10 @@ export function createWorker(
           logger,
         );
       if (threadCount === 0) {
-        const inWorkflow = mainThreadStackHook();
+        // Installed even without stack traces: it keeps the SDK's own hook, which records every
+        // promise of the process, from being installed by the sandbox below.
+        const hook = mainThreadStackHook();
+        const inWorkflow: InWorkflow = stackTraces ? hook : (call) => call();
         // The SDK's in-process sandbox, the one debugMode picks, with our timeout; the reusable
         // one (the SDK's default) with ordinary globals.
         const creator =
@@ -246,11 +269,12 @@ export function createWorker(
               );
         const stopWatch = watchMainThread({ level: sandbox.logLevel });
         return {
-          createWorkflow: async (workflowOptions) =>
-            hookedWorkflow(
-              await inWorkflow(() => creator.createWorkflow(workflowOptions)),
-              inWorkflow,
-            ),
+          createWorkflow: async (workflowOptions) => {
+            const workflow = await inWorkflow(() => creator.createWorkflow(workflowOptions));
+            return stackTraces
+              ? hookedWorkflow(workflow, inWorkflow)
+              : withoutStackTraces(workflow);
+          },
           destroy: async () => {
             await stopWatch();
             await creator.destroy();
@@ -258,7 +282,10 @@ export function createWorker(
         };
       }
       const threads = Array.from({ length: threadCount }, () => {
-        const thread = new NodeWorkerThread(THREAD_SOURCE, { eval: true });
+        const thread = new NodeWorkerThread(
+          threadSource(stackTraces ? 'deferStackFormatting' : 'noStackTraces'),
+          { eval: true },
+        );
         return {
           thread,
           client: new WorkerThreadClient(thread, logger, compiled.patchActivationCallback),
