@@ -1,6 +1,7 @@
 // The saga bench's baselines, bundled on their own, never registered by the product's worker:
 // - bareSaga: runs as many activities as orderSaga (four, one after the other) doing nothing:
-//   Temporal's own cost for the saga's shape;
+//   Temporal's own cost for the saga's shape; with `waitMs`, each activity waits that long first
+//   (what waiting on I/O costs, apart from the work of the saga's activities);
 // - bareOrderSaga: runs orderSaga's four event-store activities with the same arguments and
 //   nothing around them (no input check, state, lock, compensations or search attributes):
 //   what is left between it and orderSaga is the saga's own workflow code;
@@ -25,9 +26,14 @@ const local = proxyLocalActivities<BareActivities>(options);
 const remoteOrder = proxyActivities<OrderActivities>(options);
 const localOrder = proxyLocalActivities<OrderActivities>(options);
 
-export async function bareSaga(input: { steps: number; local: boolean }): Promise<number> {
+export async function bareSaga(input: {
+  steps: number;
+  local: boolean;
+  waitMs?: number;
+}): Promise<number> {
   const acts = input.local ? local : remote;
-  for (let i = 0; i < input.steps; i++) await acts.noop(i);
+  for (let i = 0; i < input.steps; i++)
+    await (input.waitMs ? acts.wait(input.waitMs) : acts.noop(i));
   return input.steps;
 }
 

@@ -1,7 +1,8 @@
 // Saga throughput, start-to-completed latency and CPU per order for each process (Temporal
 // server, Node with the worker and the client, Postgres backends): orderSaga (create, reserve,
 // pay, confirm against the Postgres event store) with local and with remote activities, beside
-// bare workflows (0 activities; 4 no-op activities, local and remote: Temporal's own cost; the
+// bare workflows (0 activities; 4 no-op activities, local and remote: Temporal's own cost; 4
+// local activities waiting 2 ms each, bare-wait-local: what waiting on I/O adds to it; the
 // saga's own four activities and nothing else: what is left is the saga's workflow code; the same
 // with orderSaga's calls to Temporal besides its activities, bare-order-announced-local: start
 // memo and search attributes, the final upsert), the saga's four activities
@@ -13,7 +14,8 @@
 // (orders per subject before the measured runs) --client=grpc-js --no-eager-start
 // --worker-option=maxCachedWorkflows=500 (JSON values, both workers) --isolate-timeout=MS (both
 // workers: WORKFLOW_ISOLATE_TIMEOUT; default 0, none) --workflow-threads=N (both workers:
-// WORKFLOW_THREADS; default 0, the main thread), and the server settings of bench/run.ts.
+// WORKFLOW_THREADS; default 0, the main thread) --no-stack-traces (both workers:
+// WORKFLOW_STACK_TRACES=false), and the server settings of bench/run.ts.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -120,6 +122,7 @@ const scenario: BenchScenario = {
     const sandbox = {
       isolateTimeoutMs: Number(ctx.options.get('isolate-timeout')?.[0] ?? 0),
       threads: Number(ctx.options.get('workflow-threads')?.[0] ?? 0),
+      stackTraces: !ctx.options.has('no-stack-traces'),
     };
     const run = randomUUID().slice(0, 8);
 
@@ -154,7 +157,8 @@ const scenario: BenchScenario = {
       'bundling the saga and the bare workflow; launching DBOS; workflow code on ' +
         (sandbox.threads > 0 ? `${sandbox.threads} thread(s)` : 'the main thread') +
         ', sandbox timeout: ' +
-        (sandbox.isolateTimeoutMs > 0 ? `${sandbox.isolateTimeoutMs} ms` : 'none'),
+        (sandbox.isolateTimeoutMs > 0 ? `${sandbox.isolateTimeoutMs} ms` : 'none') +
+        `, stack traces: ${sandbox.stackTraces ? 'on' : 'off'}`,
     );
     const sagaWorker = await createOrderWorker({
       connection: nativeConnection,
@@ -188,12 +192,12 @@ const scenario: BenchScenario = {
     // The workers share the client's native connection, as with npm start: the first workflow
     // task comes back in the start call's answer (--no-eager-start: through matching).
     const eagerStart = client.connection === nativeConnection && !ctx.options.has('no-eager-start');
-    const bare = (steps: number, local: boolean) => async (id: string) => {
+    const bare = (steps: number, local: boolean, waitMs?: number) => async (id: string) => {
       await client.workflow.execute('bareSaga', {
         taskQueue: bareQueue,
         workflowId: `bare-${id}`,
         requestEagerStart: eagerStart,
-        args: [{ steps, local }],
+        args: [waitMs ? { steps, local, waitMs } : { steps, local }],
       });
     };
     // The input orderSaga gets for the i-th order, as the baselines without the saga take it.
@@ -250,6 +254,18 @@ const scenario: BenchScenario = {
     const subjects: Subject[] = [
       { key: 'bare0', name: 'bare workflow, 0 activities', one: bare(0, false) },
       { key: 'bare-local', name: 'bare workflow, 4 local activities', one: bare(SAGA_STEPS, true) },
+      {
+        key: 'bare-wait-local',
+        name: 'bare workflow, 4 local activities waiting 2 ms',
+        baseline: 'bare workflow, 4 local activities',
+        one: bare(SAGA_STEPS, true, 2),
+      },
+      {
+        key: 'bare-wait-local',
+        name: 'bare workflow, 4 local activities waiting 2 ms',
+        baseline: 'bare workflow, 4 local activities',
+        one: bare(SAGA_STEPS, true, 2),
+      },
       {
         key: 'bare-remote',
         name: 'bare workflow, 4 remote activities',
