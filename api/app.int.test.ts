@@ -371,14 +371,17 @@ describe('saga writes', () => {
     expect(late.body.code).toBe('SAGA_FINISHED');
   });
 
-  test('cancel says it took effect', async () => {
+  test.each([
+    ['with a reason', 'http-cancel', { reason: 'changed my mind' }, 'cancelled: changed my mind'],
+    ['with no body', 'http-cancel-bare', undefined, 'cancelled: requested by the customer'],
+  ])('cancel %s says it took effect', async (_, orderId, body, reason) => {
     await request(app)
-      .post('/customers/c-http-cancel/credit')
+      .post(`/customers/c-${orderId}/credit`)
       .set(auth)
       .send({ cents: 10_000_00 })
       .expect(200);
     await request(app)
-      .post('/products/P-http-cancel/restock')
+      .post(`/products/P-${orderId}/restock`)
       .set(auth)
       .send({ quantity: 5 })
       .expect(200);
@@ -386,25 +389,22 @@ describe('saga writes', () => {
       .post('/orders')
       .set(auth)
       .send({
-        orderId: 'http-cancel',
-        customerId: 'c-http-cancel',
-        items: [{ productId: 'P-http-cancel', quantity: 1, unitPriceCents: 150_000 }],
+        orderId,
+        customerId: `c-${orderId}`,
+        items: [{ productId: `P-${orderId}`, quantity: 1, unitPriceCents: 150_000 }],
       })
       .expect(202);
     await eventually(async () =>
-      (await worker.orders.state('http-cancel')).status === 'awaiting_payment_confirmation'
+      (await worker.orders.state(orderId)).status === 'awaiting_payment_confirmation'
         ? true
         : undefined,
     );
-    const res = await request(app)
-      .post('/orders/http-cancel/cancel')
-      .set(auth)
-      .send({ reason: 'changed my mind' })
-      .expect(200);
-    expect(res.body).toMatchObject({ orderId: 'http-cancel', outcome: 'cancelled' });
-    await expect(worker.orders.result('http-cancel')).resolves.toMatchObject({
+    const cancel = request(app).post(`/orders/${orderId}/cancel`).set(auth);
+    const res = await (body === undefined ? cancel : cancel.send(body)).expect(200);
+    expect(res.body).toMatchObject({ orderId, outcome: 'cancelled' });
+    await expect(worker.orders.result(orderId)).resolves.toMatchObject({
       status: 'cancelled',
-      reason: 'cancelled: changed my mind',
+      reason,
     });
   });
 });
