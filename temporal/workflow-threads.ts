@@ -1,6 +1,7 @@
 // How the worker runs workflow code: on its main thread (WORKFLOW_THREADS=0, the default) or on
 // threads of its own, with or without the SDK's per-call timeout, with the stacks behind the
-// UI's Stack Trace tab formatted only when asked for (workflow-stacks.cjs), in a V8 context with
+// UI's Stack Trace tab formatted only when asked for (workflow-stacks.cjs) or not recorded at
+// all (WORKFLOW_STACK_TRACES=false; the SDK's debugMode keeps its own), in a V8 context with
 // ordinary globals (workflow-globals.cjs), and a watch that reports a workflow stuck in a loop
 // (below for threads, main-thread-watch.ts for the main one).
 //
