@@ -68,7 +68,8 @@ test('the compiled worker starts from the prebuilt bundle and completes a saga',
   await restockProduct(database.store, 'SKU-BUILD', 5);
   await grantCredit(database.store, 'cust-build', 10_000);
   connection = await Connection.connect({ address });
-  const orders = createOrderClient(new Client({ connection, namespace: 'default' }), {
+  const client = new Client({ connection, namespace: 'default' });
+  const orders = createOrderClient(client, {
     taskQueue,
     paymentConfirmationThresholdCents: 100_000,
     paymentConfirmationTimeoutMs: 10_000,
@@ -95,8 +96,7 @@ test('the compiled worker starts from the prebuilt bundle and completes a saga',
     20_000,
     'the saga awaiting its payment confirmation',
   );
-  const saga = new Client({ connection, namespace: 'default' }).workflow.getHandle('order-built-2');
-  await expect(saga.query('__stack_trace')).rejects.toThrow(
+  await expect(client.workflow.getHandle('order-built-2').query('__stack_trace')).rejects.toThrow(
     /stack traces are not enabled on this worker/,
   );
   await expect(orders.cancel('built-2')).resolves.toMatchObject({ outcome: 'cancelled' });
