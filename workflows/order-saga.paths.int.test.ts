@@ -259,7 +259,7 @@ test('a large order confirmed in time is paid and completed', async () => {
   // Where the saga waits, as the Temporal UI's Stack Trace tab shows it: a condition in the
   // payment step, source-mapped to the saga's code.
   expect(stack).toMatch(
-    / at condition \(.*\n +at .*order-saga\.workflow\.ts:\d+:\d+\)?\n +at body \(.*\n +at runStep \(/,
+    / at condition \(.*\n +at (?:OrderSaga\.)?processPayment \(.*order-saga\.workflow\.ts:\d+:\d+\)\n/,
   );
   await patient.confirmPayment(orderId, 300_000);
   await expect(patient.result(orderId)).resolves.toMatchObject({ status: 'completed' });

@@ -112,31 +112,45 @@ class TurnLock {
   private readonly queue: object[] = [];
 
   /**
-   * Runs `fn` (synchronous) in a turn of its own: at once when nobody holds or waits for the
-   * lock, without the promises of `run`; else after the turns before it.
+   * Joins the line. `turn` is what to await before acting, absent when the lock is free: a
+   * free lock is taken at once, since waiting on a condition would cost a pass through the
+   * activation loop and several promises, each carrying a captured stack. A cancelled scope
+   * still goes through the condition, which throws as before. Every ticket is given back with
+   * `leave`, also when the wait was cancelled.
    */
-  async take(fn: () => void): Promise<void> {
+  enter(): { ticket: object; turn?: Promise<void> } {
+    const ticket = {};
+    this.queue.push(ticket);
+    if (this.queue.length === 1 && !CancellationScope.current().consideredCancelled) {
+      return { ticket };
+    }
+    return { ticket, turn: condition(() => this.queue[0] === ticket) };
+  }
+
+  /** Passes the turn to the next in line. */
+  leave(ticket: object): void {
+    this.queue.splice(this.queue.indexOf(ticket), 1);
+  }
+
+  /**
+   * Runs `fn` (synchronous) in a turn of its own: at once, returning nothing, when the lock is
+   * free; else returns the promise of its turn.
+   */
+  take(fn: () => void): Promise<void> | undefined {
     if (this.queue.length === 0 && !CancellationScope.current().consideredCancelled) {
       fn();
-      return;
+      return undefined;
     }
-    await this.run(async () => fn());
+    return this.run(async () => fn());
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const ticket = {};
-    this.queue.push(ticket);
+    const { ticket, turn } = this.enter();
     try {
-      // A free lock is taken at once: waiting on a condition would cost a pass through the
-      // activation loop and several promises, each carrying a captured stack. A cancelled
-      // scope still goes through the condition, which throws as before.
-      if (this.queue.length > 1 || CancellationScope.current().consideredCancelled) {
-        await condition(() => this.queue[0] === ticket);
-      }
+      if (turn) await turn;
       return await fn();
     } finally {
-      // Also when the wait was cancelled: the turn passes to the next in line.
-      this.queue.splice(this.queue.indexOf(ticket), 1);
+      this.leave(ticket);
     }
   }
 }
@@ -180,7 +194,9 @@ function cancelReason(value: unknown): { ok: true; reason?: string } | { ok: fal
   return checked.ok ? { ok: true, reason: checked.value } : { ok: false };
 }
 
-export async function orderSaga(rawInput: OrderSagaInput): Promise<OrderSagaResult> {
+// Not async: it returns the saga's own promise (one promise fewer, each carrying a captured
+// stack), and an invalid input still rejects, as the SDK awaits the call in an async function.
+export function orderSaga(rawInput: OrderSagaInput): Promise<OrderSagaResult> {
   const input = parseInput(rawInput);
   const info = workflowInfo();
   const paths = chooseSagaPaths(info.memo?.[SAGA_PATH_MEMO], info.unsafe.isReplaying, patched);
@@ -208,8 +224,6 @@ class OrderSaga {
   private retryRequested = false;
   private skipRequest: SkipRequest | null = null;
   private orderCreated = false;
-  /** The reservation step has run: a line added from now on reserves its own stock. */
-  private reserved = false;
   /** From here on the order's lines (and so the amount to pay) are final. */
   private paymentStarted = false;
 
@@ -241,6 +255,11 @@ class OrderSaga {
 
   private get correlationId(): string {
     return this.input.correlationId;
+  }
+
+  /** The reservation step has run: a line added from now on reserves its own stock. */
+  private get reserved(): boolean {
+    return this.state.completedSteps.includes('reserve_inventory');
   }
 
   // ---- messages -------------------------------------------------------------------------
@@ -433,7 +452,7 @@ class OrderSaga {
       await CancellationScope.nonCancellable(() => this.lock.run(() => this.compensate()));
       this.setStatus('cancelled');
       state.step = null;
-      await this.handlersFinished();
+      if (!allHandlersFinished()) await handlersFinished();
       return { orderId, status: 'cancelled', reason: this.failureReason };
     }
 
@@ -441,7 +460,7 @@ class OrderSaga {
     state.compensations = [];
     state.step = null;
     this.setStatus('completed');
-    await this.handlersFinished();
+    if (!allHandlersFinished()) await handlersFinished();
     return { orderId, status: 'completed', reason: null };
   }
 
@@ -451,9 +470,10 @@ class OrderSaga {
     this.orderCreated = true;
     await this.reserveInventory();
     // Taking the turn: an addItem accepted before now is done first; none is accepted after.
-    await this.lock.take(() => {
+    const turn = this.lock.take(() => {
       this.paymentStarted = true;
     });
+    if (turn) await turn;
     await this.processPayment();
   }
 
@@ -474,12 +494,6 @@ class OrderSaga {
     const current = workflowInfo().typedSearchAttributes;
     const missing = wanted.filter(({ key, value }) => current.get(key) !== value);
     if (missing.length > 0) upsertSearchAttributes(missing);
-  }
-
-  /** Returns once no update handler is still running (its caller gets its answer first). */
-  private async handlersFinished(): Promise<void> {
-    if (allHandlersFinished()) return;
-    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   }
 
   private createOrder(): Promise<void> {
@@ -510,85 +524,93 @@ class OrderSaga {
 
   private reserveInventory(): Promise<void> {
     const { orderId, correlationId } = this;
-    return this.lockedStep('reserve_inventory', async () => {
+    return this.lockedStep('reserve_inventory', () => {
       const quantities = quantitiesByProduct(this.lines);
-      if (this.v3) {
-        // One activity for every product: each is still its own step (`reserve:SKU`), and
-        // each product's release is registered before any is reserved.
-        for (const productId of quantities.keys()) this.registerRelease(productId);
-        await this.acts.reserveInventoryItems({
-          orderId,
-          items: [...quantities].map(([productId, quantity]) => ({ productId, quantity })),
-          correlationId,
-        });
-      } else {
-        for (const [productId, quantity] of quantities) {
-          this.registerRelease(productId);
-          await this.acts.reserveInventory({
-            orderId,
-            productId,
-            quantity,
-            correlationId,
-            step: `reserve:${productId}`,
-          });
-        }
-      }
-      this.reserved = true;
+      if (!this.v3) return this.reserveOneByOne(quantities);
+      // One activity for every product: each is still its own step (`reserve:SKU`), and each
+      // product's release is registered before any is reserved.
+      for (const productId of quantities.keys()) this.registerRelease(productId);
+      return this.acts.reserveInventoryItems({
+        orderId,
+        items: [...quantities].map(([productId, quantity]) => ({ productId, quantity })),
+        correlationId,
+      });
     });
+  }
+
+  /** Recorded before HOT_PATH_PATCH: one activity per product. */
+  private async reserveOneByOne(quantities: Map<string, number>): Promise<void> {
+    const { orderId, correlationId } = this;
+    for (const [productId, quantity] of quantities) {
+      this.registerRelease(productId);
+      await this.acts.reserveInventory({
+        orderId,
+        productId,
+        quantity,
+        correlationId,
+        step: `reserve:${productId}`,
+      });
+    }
   }
 
   private async processPayment(): Promise<void> {
     const { orderId, correlationId, input, state } = this;
     const { customerId } = input;
-    await this.runStep('process_payment', async () => {
-      if (state.totalCents > input.paymentConfirmationThresholdCents) {
-        this.setStatus('awaiting_payment_confirmation');
-        const confirmed = await condition(
-          () => this.paymentConfirmed,
-          input.paymentConfirmationTimeoutMs,
+    state.step = 'process_payment';
+    if (state.totalCents > input.paymentConfirmationThresholdCents) {
+      this.setStatus('awaiting_payment_confirmation');
+      const confirmed = await condition(
+        () => this.paymentConfirmed,
+        input.paymentConfirmationTimeoutMs,
+      );
+      if (!confirmed) {
+        throw refusal(
+          `payment was not confirmed within ${input.paymentConfirmationTimeoutMs} ms`,
+          'PAYMENT_CONFIRMATION_TIMEOUT',
         );
-        if (!confirmed) {
-          throw refusal(
-            `payment was not confirmed within ${input.paymentConfirmationTimeoutMs} ms`,
-            'PAYMENT_CONFIRMATION_TIMEOUT',
-          );
-        }
-        this.setStatus('running');
       }
-      this.register({
-        name: 'refundPayment',
-        run: () => this.undo.refundPayment({ orderId, customerId, correlationId, step: 'refund' }),
-      });
-      await this.acts.chargePayment({
-        orderId,
-        customerId,
-        amountCents: state.totalCents,
-        correlationId,
-        step: 'charge',
-      });
+      this.setStatus('running');
+    }
+    this.register({
+      name: 'refundPayment',
+      run: () => this.undo.refundPayment({ orderId, customerId, correlationId, step: 'refund' }),
     });
+    await this.acts.chargePayment({
+      orderId,
+      customerId,
+      amountCents: state.totalCents,
+      correlationId,
+      step: 'charge',
+    });
+    state.completedSteps.push('process_payment');
   }
 
-  private confirmOrder(): Promise<void> {
-    return this.runStep('confirm_order', () =>
-      this.acts.confirmOrder({
-        orderId: this.orderId,
-        productIds: [...quantitiesByProduct(this.lines).keys()],
-        correlationId: this.correlationId,
-        step: 'confirm',
-      }),
-    );
+  private async confirmOrder(): Promise<void> {
+    this.state.step = 'confirm_order';
+    await this.acts.confirmOrder({
+      orderId: this.orderId,
+      productIds: [...quantitiesByProduct(this.lines).keys()],
+      correlationId: this.correlationId,
+      step: 'confirm',
+    });
+    this.state.completedSteps.push('confirm_order');
   }
 
-  private async runStep(step: SagaStep, body: () => Promise<void>): Promise<void> {
-    this.state.step = step;
-    await body();
-    this.state.completedSteps.push(step);
-  }
-
-  /** A step that takes turns with addItem (TurnLock). */
-  private lockedStep(step: SagaStep, body: () => Promise<void>): Promise<void> {
-    return this.lock.run(() => this.runStep(step, body));
+  /**
+   * A step that takes turns with addItem (TurnLock). One async function from the turn to the
+   * step's end, and `body` returns its activity's promise: on the hot path each await is a
+   * promise whose creation stack the worker captures (docs/benchmarks.md).
+   */
+  private async lockedStep(step: SagaStep, body: () => Promise<unknown>): Promise<void> {
+    const { ticket, turn } = this.lock.enter();
+    try {
+      if (turn) await turn;
+      this.state.step = step;
+      await body();
+      this.state.completedSteps.push(step);
+    } finally {
+      this.lock.leave(ticket);
+    }
   }
 
   private setStatus(status: SagaStatus): void {
@@ -658,6 +680,11 @@ class OrderSaga {
     this.state.skippedCompensations.push({ name: skip.compensation, reason: skip.reason });
     this.skipRequest = null;
   }
+}
+
+/** Waits until no update handler is still running (its caller gets its answer first). */
+function handlersFinished(): Promise<void> {
+  return CancellationScope.nonCancellable(() => condition(allHandlersFinished));
 }
 
 function cancelReasonOf(request: unknown): string | undefined {
