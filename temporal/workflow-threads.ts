@@ -251,8 +251,7 @@ export function createWorker(
       if (threadCount === 0) {
         // Installed even without stack traces: it keeps the SDK's own hook, which records every
         // promise of the process, from being installed by the sandbox below.
-        const hook = mainThreadStackHook();
-        const inWorkflow: InWorkflow = stackTraces ? hook : (call) => call();
+        const inWorkflow = mainThreadStackHook();
         // The SDK's in-process sandbox, the one debugMode picks, with our timeout; the reusable
         // one (the SDK's default) with ordinary globals.
         const creator =
@@ -270,12 +269,13 @@ export function createWorker(
               );
         const stopWatch = watchMainThread({ level: sandbox.logLevel });
         return {
-          createWorkflow: async (workflowOptions) => {
-            const workflow = await inWorkflow(() => creator.createWorkflow(workflowOptions));
-            return stackTraces
-              ? hookedWorkflow(workflow, inWorkflow)
-              : withoutStackTraces(workflow);
-          },
+          createWorkflow: async (workflowOptions) =>
+            stackTraces
+              ? hookedWorkflow(
+                  await inWorkflow(() => creator.createWorkflow(workflowOptions)),
+                  inWorkflow,
+                )
+              : withoutStackTraces(await creator.createWorkflow(workflowOptions)),
           destroy: async () => {
             await stopWatch();
             await creator.destroy();

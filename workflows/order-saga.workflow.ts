@@ -137,11 +137,14 @@ class TurnLock {
    * free; else returns the promise of its turn.
    */
   take(fn: () => void): Promise<void> | undefined {
-    if (this.queue.length === 0 && !CancellationScope.current().consideredCancelled) {
+    const { ticket, turn } = this.enter();
+    if (turn) return turn.then(fn).finally(() => this.leave(ticket));
+    try {
       fn();
-      return undefined;
+    } finally {
+      this.leave(ticket);
     }
-    return this.run(async () => fn());
+    return undefined;
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
