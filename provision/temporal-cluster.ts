@@ -4,7 +4,6 @@
 // development-postgres12 config rewritten to free ports. Used by the scale-out failure drill.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
@@ -87,11 +86,8 @@ async function writeConfig(
   for (const key of ['grpcPort', 'membershipPort']) {
     const pattern = new RegExp(`(${key}: )\\d+`, 'g');
     const ports: number[] = [];
-    for (const _ of yaml.matchAll(pattern)) {
-      // Membership ports are stored in a smallint column: they must stay below 32768, out of
-      // the kernel's ephemeral range that freePort draws from.
-      ports.push(key === 'membershipPort' ? await freeLowPort() : await freePort());
-    }
+    // Membership ports are stored in a smallint column: freePort's stay below 32768.
+    for (const _ of yaml.matchAll(pattern)) ports.push(await freePort());
     if (key === 'grpcPort') ports[0] = frontendPort; // frontend comes first
     let i = 0;
     yaml = yaml.replace(pattern, (_m, prefix: string) => `${prefix}${ports[i++]}`);
@@ -227,7 +223,9 @@ export async function startTemporalCluster(options: {
     await Promise.race([
       waitForTemporal(address, 120_000),
       exited.then(() => {
-        throw new Error(`the Temporal server exited at start; see ${logFile}`);
+        // The log goes with the work directory: its last lines say why.
+        const tail = fs.readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+        throw new Error(`the Temporal server exited at start (${logFile}):\n${tail}`);
       }),
     ]);
     await run(cli, ['operator', 'namespace', 'create', '--address', address, '-n', namespace]);
@@ -243,20 +241,6 @@ export async function startTemporalCluster(options: {
     throw err;
   }
   return { address, namespace, databases, logFile, pid: child.pid, stop };
-}
-
-/** A free TCP port in 20000-32767 (below the ephemeral range, within a smallint). */
-async function freeLowPort(): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_768);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port found in 20000-32767');
 }
 
 async function retry<T>(attempt: () => Promise<T>, timeoutMs: number): Promise<T> {
