@@ -144,12 +144,6 @@ export async function startPieces(
         retentionStore: createEventStore(retentionDb, storeOptions),
         dbPoolMax: config.workerDbPoolMax,
         aggregateCacheSize: config.eventStore.aggregateCacheSize,
-        sandbox: {
-          threads: config.workflowThreads,
-          isolateTimeoutMs: config.workflowIsolateTimeoutMs,
-          stackTraces: config.workflowStackTraces,
-          logLevel: config.logLevel,
-        },
         dataConverter,
         retention: config.retention,
       });

@@ -62,22 +62,6 @@ describe('config', () => {
     expect(config.eventStore.aggregateCacheSize).toBe(0);
   });
 
-  test('WORKFLOW_ISOLATE_TIMEOUT: none by default and for 0, else a duration', () => {
-    expect(loadConfig({}).workflowIsolateTimeoutMs).toBe(0);
-    expect(loadConfig({ WORKFLOW_ISOLATE_TIMEOUT: '0' }).workflowIsolateTimeoutMs).toBe(0);
-    expect(loadConfig({ WORKFLOW_ISOLATE_TIMEOUT: '5s' }).workflowIsolateTimeoutMs).toBe(5_000);
-  });
-
-  test('WORKFLOW_THREADS: the main thread (0) by default, else a count of threads', () => {
-    expect(loadConfig({}).workflowThreads).toBe(0);
-    expect(loadConfig({ WORKFLOW_THREADS: '2' }).workflowThreads).toBe(2);
-  });
-
-  test('WORKFLOW_STACK_TRACES: recorded for the Stack Trace tab unless false', () => {
-    expect(loadConfig({}).workflowStackTraces).toBe(true);
-    expect(loadConfig({ WORKFLOW_STACK_TRACES: 'false' }).workflowStackTraces).toBe(false);
-  });
-
   test('old encryption keys for rotation parse from EVENT_STORE_DECRYPTION_KEYS', () => {
     const a = Buffer.alloc(32, 1);
     const b = Buffer.alloc(32, 2);
@@ -125,10 +109,7 @@ describe('config', () => {
     ['EVENT_STORE_ENCRYPTION_KEY', 'c2hvcnQ='],
     ['PAYMENT_CONFIRMATION_TIMEOUT', 'soon'],
     ['PAYMENT_CONFIRMATION_TIMEOUT', '0'],
-    ['WORKFLOW_ISOLATE_TIMEOUT', '-5s'],
-    ['WORKFLOW_THREADS', '-1'],
-    ['WORKFLOW_THREADS', 'two'],
-    ['WORKFLOW_STACK_TRACES', 'off'],
+    ['PAYMENT_CONFIRMATION_TIMEOUT', '-5s'],
     ['EVENT_STORE_COMPRESSION', 'maybe'],
     ['EVENT_STORE_DECRYPTION_KEYS', `${Buffer.alloc(32, 1).toString('base64')},c2hvcnQ=`],
     ['TEMPORAL_ADDRESS', 'no-port'],

@@ -2,7 +2,7 @@
 // so a bad value fails at start with one line naming the variable instead of deep in a request.
 import fs from 'node:fs';
 import path from 'node:path';
-import { msToNumber } from '@temporalio/common/lib/time';
+import ms from 'ms';
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -70,12 +70,6 @@ export interface Config {
   sagaLocalActivities: boolean;
   /** Sagas started by the API and the CLI carry the path stamp (workflows/saga-paths.ts). */
   sagaPathStamp: boolean;
-  /** Timeout of each call into the workflow sandbox, in ms (0: none; temporal/workflow-threads.ts). */
-  workflowIsolateTimeoutMs: number;
-  /** Threads for workflow code; 0: the worker's main thread (temporal/workflow-threads.ts). */
-  workflowThreads: number;
-  /** Record where workflow promises are made, for the UI's Stack Trace tab (workflow-stacks.cjs). */
-  workflowStackTraces: boolean;
   dataDir: string;
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
@@ -153,26 +147,16 @@ const postgresUrl = z
   .string()
   .refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// or postgresql:// URL');
 
-/** A positive duration; with `zeroIsOff`, also 0 (off). */
-const durationSchema = ({ zeroIsOff = false } = {}) =>
-  z.string().transform((s, ctx) => {
-    try {
-      const ms = /^\d+$/.test(s) ? Number(s) : msToNumber(s as Parameters<typeof msToNumber>[0]);
-      if (zeroIsOff && ms === 0) return 0;
-      if (!Number.isFinite(ms) || ms <= 0) throw new Error('not positive');
-      return ms;
-    } catch {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          'must be a duration such as "15 minutes", "30s" or a number of milliseconds' +
-          (zeroIsOff ? ', or 0 for none' : ''),
-      });
-      return z.NEVER;
-    }
+/** A positive duration: "15 minutes", "30s" (the `ms` package's forms) or milliseconds. */
+const duration = z.string().transform((s, ctx) => {
+  const millis = /^\d+$/.test(s) ? Number(s) : ms(s as ms.StringValue);
+  if (Number.isFinite(millis) && millis > 0) return millis;
+  ctx.addIssue({
+    code: 'custom',
+    message: 'must be a duration such as "15 minutes", "30s" or a number of milliseconds',
   });
-const duration = durationSchema();
-const durationOrOff = durationSchema({ zeroIsOff: true });
+  return z.NEVER;
+});
 
 const encryptionKey = z.string().transform((s, ctx) => {
   const key = Buffer.from(s, 'base64');
@@ -302,19 +286,11 @@ export function loadConfig(env: Env = process.env): Config {
         integer(0),
         100_000,
       ),
-      confirmationTimeoutMs: parse(
-        env,
-        'PAYMENT_CONFIRMATION_TIMEOUT',
-        duration,
-        msToNumber('15 minutes'),
-      ),
+      confirmationTimeoutMs: parse(env, 'PAYMENT_CONFIRMATION_TIMEOUT', duration, ms('15 minutes')),
     },
     workerDbPoolMax: parse(env, 'WORKER_DB_POOL_MAX', integer(1, 1000), 20),
     sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
     sagaPathStamp: parse(env, 'SAGA_PATH_STAMP', boolean, true),
-    workflowIsolateTimeoutMs: parse(env, 'WORKFLOW_ISOLATE_TIMEOUT', durationOrOff, 0),
-    workflowThreads: parse(env, 'WORKFLOW_THREADS', integer(0, 64), 0),
-    workflowStackTraces: parse(env, 'WORKFLOW_STACK_TRACES', boolean, true),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
     tracing: {

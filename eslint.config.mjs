@@ -1,5 +1,6 @@
-// Type-aware linting; workflows/ and domain/ may not import I/O or non-deterministic modules, and
-// eventstore/ (a port) nothing of the layers above it.
+// Type-aware linting; workflows/ and domain/ may not import I/O or non-deterministic modules,
+// eventstore/ (a port) nothing of the layers above it, and nothing imports the Temporal SDK's
+// internals.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -16,6 +17,12 @@ const ioModules = [
   'crypto',
   'http',
 ];
+
+/** The SDK's private modules: any release may change them without notice. */
+const sdkInternals = {
+  group: ['@temporalio/*/lib', '@temporalio/*/lib/*'],
+  message: "the Temporal SDK's lib/ modules are private: use what its package exports",
+};
 
 export default tseslint.config(
   {
@@ -53,6 +60,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/only-throw-error': 'off',
+      'no-restricted-imports': ['error', { patterns: [sdkInternals] }],
     },
   },
   {
@@ -62,12 +70,16 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            ...ioModules,
-            '@temporalio/*',
-            '../../eventstore*',
-            '../../application*',
-            '../../activities*',
-            '../../workflows*',
+            {
+              group: [
+                ...ioModules,
+                '@temporalio/*',
+                '../../eventstore*',
+                '../../application*',
+                '../../activities*',
+                '../../workflows*',
+              ],
+            },
           ],
         },
       ],
@@ -81,14 +93,19 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            ...ioModules,
-            '@temporalio/worker',
-            '@temporalio/client',
-            '@temporalio/activity',
-            '../eventstore*',
-            '../application*',
-            '../projections*',
-            '../api*',
+            sdkInternals,
+            {
+              group: [
+                ...ioModules,
+                '@temporalio/worker',
+                '@temporalio/client',
+                '@temporalio/activity',
+                '../eventstore*',
+                '../application*',
+                '../projections*',
+                '../api*',
+              ],
+            },
           ],
           paths: [
             {
@@ -110,6 +127,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
+            sdkInternals,
             {
               group: [
                 '../domain',
@@ -132,21 +150,6 @@ export default tseslint.config(
           ],
         },
       ],
-    },
-  },
-  {
-    // Plain CommonJS that Node loads into the worker's workflow threads, outside the TypeScript
-    // project: linted as JavaScript.
-    files: ['**/*.cjs'],
-    ...tseslint.configs.disableTypeChecked,
-    languageOptions: {
-      ...tseslint.configs.disableTypeChecked.languageOptions,
-      sourceType: 'commonjs',
-      globals: { require: 'readonly', module: 'writable' },
-    },
-    rules: {
-      ...tseslint.configs.disableTypeChecked.rules,
-      '@typescript-eslint/no-require-imports': 'off',
     },
   },
 );

@@ -14,6 +14,7 @@ import { createOrderClient } from '../client/order-client';
 import { createDb, createEventStore, createPool } from '../eventstore';
 import type { ProjectionDb } from '../projections';
 import { createOrderWorker } from '../temporal/order-worker';
+import { bundleOrderWorkflows } from '../temporal/workflow-bundle';
 
 async function main(): Promise<void> {
   const [databaseUrl, temporalAddress] = process.argv.slice(2);
@@ -27,13 +28,16 @@ async function main(): Promise<void> {
   await grantCredit(store, 'trace-customer', 100_000);
 
   const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
-  // Bundled here (not the suite's bundle): the tracing plugin adds its workflow interceptors.
+  // The build's traced bundle, made here as `npm run build` makes it: the workflow
+  // interceptors come from the bundle (the plugin adds none to a pre-built one).
+  const { code } = await bundleOrderWorkflows({ tracing: true });
   const worker = await createOrderWorker({
     connection: nativeConnection,
     namespace: 'default',
     taskQueue,
     store,
     dbPoolMax: 10,
+    workflowBundle: { code },
   });
   const running = worker.run();
   const connection = await Connection.connect({ address: temporalAddress });

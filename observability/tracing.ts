@@ -17,7 +17,7 @@ import type * as OtlpHttp from '@opentelemetry/exporter-trace-otlp-http';
 import type * as TemporalOtel from '@temporalio/interceptors-opentelemetry';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ClientInterceptors } from '@temporalio/client';
-import type { WorkerPlugin } from '@temporalio/worker';
+import type { BundlerPlugin, WorkerPlugin } from '@temporalio/worker';
 import { enableTraceContext } from './trace-context';
 
 export interface Tracing {
@@ -98,5 +98,21 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     shutdown: () => sdk.shutdown(),
   };
   return active;
+}
+
+/**
+ * For `bundleWorkflowCode({ plugins })`: the same plugin the worker gets, so a bundle built
+ * ahead of time carries the workflow interceptors that a worker bundling at start would add.
+ * The bundler reads only its interceptor modules: the resource and span processor it is built
+ * with here export nothing.
+ */
+export function tracingBundlerPlugins(): BundlerPlugin[] {
+  const { NoopSpanProcessor } = require('@opentelemetry/sdk-trace-base') as typeof SdkTraceBase;
+  const { Resource } = require('@opentelemetry/resources') as typeof Resources;
+  const { OpenTelemetryPlugin } =
+    require('@temporalio/interceptors-opentelemetry') as typeof TemporalOtel;
+  return [
+    new OpenTelemetryPlugin({ resource: Resource.empty(), spanProcessor: new NoopSpanProcessor() }),
+  ];
 }
 /* eslint-enable @typescript-eslint/no-require-imports */

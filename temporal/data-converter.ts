@@ -9,12 +9,16 @@ export interface DataConverterSettings {
   decryptionKeys?: readonly Buffer[];
 }
 
+/**
+ * Bundled into the workflow code by Worker.create({ workflowsPath }); a pre-built
+ * workflowBundle must be built with it (temporal/workflow-bundle.ts).
+ */
+export const ENCRYPTED_FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
+
 export function createDataConverter(settings: DataConverterSettings): DataConverter {
   if (!settings.encryptionKey) return {};
   return {
-    // Bundled into the workflow code by Worker.create({ workflowsPath }); a pre-built
-    // workflowBundle must be built with it (bundleWorkflowCode({ failureConverterPath })).
-    failureConverterPath: require.resolve('./failure-converter'),
+    failureConverterPath: ENCRYPTED_FAILURE_CONVERTER_PATH,
     payloadCodecs: [
       new EncryptionCodec({
         encryptionKey: settings.encryptionKey,

@@ -2,8 +2,6 @@
 // activity slots never exceed the pool, every wait on Postgres ends before the saga's activity
 // timeout, and the retention activity heartbeats its progress batch by batch.
 import { randomUUID } from 'node:crypto';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { msToNumber } from '@temporalio/common/lib/time';
 import {
   runRetention,
   type RetentionProgress,
@@ -149,11 +147,13 @@ describe('retention heartbeats', () => {
       const progress = await eventually(
         async () => {
           const pending = (await handle.describe()).raw.pendingActivities?.[0];
-          const [details] = await decodeArrayFromPayloads(
-            w.client.options.loadedDataConverter,
-            pending?.heartbeatDetails?.payloads,
-          );
-          const p = details as RetentionProgress | undefined;
+          // This worker's payloads go through no codec: the payload converter reads them.
+          const [details] = pending?.heartbeatDetails?.payloads ?? [];
+          const p = details
+            ? w.client.options.loadedDataConverter.payloadConverter.fromPayload<RetentionProgress>(
+                details,
+              )
+            : undefined;
           return p?.phase === 'snapshots' ? p : undefined;
         },
         30_000,
@@ -178,7 +178,7 @@ describe('retention heartbeats', () => {
       const scheduled = history.events?.find(
         (e) => e.activityTaskScheduledEventAttributes,
       )?.activityTaskScheduledEventAttributes;
-      expect(protoMs(scheduled?.heartbeatTimeout)).toBe(msToNumber('2 minutes'));
+      expect(protoMs(scheduled?.heartbeatTimeout)).toBe(2 * 60_000);
     } finally {
       await release();
     }

@@ -1,9 +1,8 @@
 // The saga's Temporal worker: the workflows (the build's bundle, or bundled now) and the
 // activities over an event store. bootstrap.ts gives it its connection and store.
 import fs from 'node:fs';
-import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
-import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createOrderActivities } from '../activities/order.activities';
 import {
   createRetentionActivities,
@@ -12,14 +11,11 @@ import {
 import type pg from 'pg';
 import { createPool, type PostgresEventStore } from '../eventstore';
 import { activeTracing } from '../observability/tracing';
-import { ORDER_WORKFLOWS_PATH, WORKFLOW_PRELOAD_MODULES } from './workflow-bundle';
-import { createWorker, type WorkflowSandbox } from './workflow-threads';
-
-/**
- * Where `npm run build` puts the workflow bundle: at the top of dist/. Run from
- * source (tsx) there is none, and the worker bundles workflows/ when it starts.
- */
-export const PREBUILT_WORKFLOW_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
+import {
+  ORDER_WORKFLOWS_PATH,
+  prebuiltBundlePath,
+  WORKFLOW_PRELOAD_MODULES,
+} from './workflow-bundle';
 
 /**
  * The saga's activities time out after 10 s (startToCloseTimeout in
@@ -74,10 +70,10 @@ export interface OrderWorkerDeps {
   /** AGGREGATE_CACHE_SIZE for the order activities (default 10,000; 0: off). */
   aggregateCacheSize?: number;
   /**
-   * A pre-built bundle (tests bundle once per run); else the build's, else workflows/ now. A
-   * pre-built bundle keeps the failure converter it was built with: build it with the data
-   * converter's failureConverterPath when payloads are encrypted, or workflow failures go out
-   * in clear.
+   * A pre-built bundle (tests bundle once per run); else the build's for this configuration,
+   * else workflows/ now. A pre-built bundle keeps the failure converter and interceptors it was
+   * built with (temporal/workflow-bundle.ts): build it with the data converter's
+   * failureConverterPath when payloads are encrypted, or workflow failures go out in clear.
    */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /**
@@ -91,11 +87,6 @@ export interface OrderWorkerDeps {
   dataConverter?: DataConverter;
   /** RETENTION_* for the retention activity (default: 365/90/archive, the documented defaults). */
   retention?: RetentionPolicy;
-  /**
-   * Where workflow code runs and how (WORKFLOW_THREADS, WORKFLOW_ISOLATE_TIMEOUT; default: the
-   * main thread, no per-call timeout; temporal/workflow-threads.ts).
-   */
-  sandbox?: WorkflowSandbox;
   /** Further Worker options, e.g. a short stickyQueueScheduleToStartTimeout in crash tests. */
   workerOptions?: Partial<WorkerOptions>;
 }
@@ -111,46 +102,53 @@ export function activitySlotsFor(poolMax: number, requested?: number): number {
   return slots;
 }
 
+/**
+ * Workflow code runs as the SDK runs it by default: on a workflow thread of its own, in its
+ * reusable V8 context, each activation under the SDK's isolate timeout. A workflow that loops
+ * without awaiting fails its workflow task after that timeout (the server retries the task,
+ * the saga stays where it was), while activities, heartbeats and the API on the main thread go
+ * on and SIGTERM still stops the worker (docs/operations.md#a-workflow-stuck-in-a-loop).
+ */
 export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
   const slots = activitySlotsFor(deps.dbPoolMax, deps.maxConcurrentActivityTaskExecutions);
-  return createWorker(
-    {
-      connection: deps.connection,
-      namespace: deps.namespace,
-      taskQueue: deps.taskQueue,
-      ...workflowSource(deps.workflowBundle, deps.dataConverter),
-      activities: {
-        ...createOrderActivities({
-          store: deps.store,
-          aggregateCacheSize: deps.aggregateCacheSize,
-        }),
-        ...createRetentionActivities({
-          store: deps.retentionStore ?? deps.store,
-          policy: deps.retention ?? { eventsDays: 365, snapshotsDays: 90, archive: true },
-        }),
-      },
-      dataConverter: deps.dataConverter,
-      maxConcurrentActivityTaskExecutions: slots,
-      maxConcurrentLocalActivityExecutions: slots,
-      // OpenTelemetry interceptors for workflows and activities, only when tracing is on.
-      plugins: activeTracing()?.workerPlugins,
-      // On SIGTERM, a saga step in flight (10 s start-to-close) gets the time to finish before
-      // it is cancelled.
-      shutdownGraceTime: '15 seconds',
-      ...deps.workerOptions,
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    ...workflowSource(deps.workflowBundle, deps.dataConverter),
+    activities: {
+      ...createOrderActivities({
+        store: deps.store,
+        aggregateCacheSize: deps.aggregateCacheSize,
+      }),
+      ...createRetentionActivities({
+        store: deps.retentionStore ?? deps.store,
+        policy: deps.retention ?? { eventsDays: 365, snapshotsDays: 90, archive: true },
+      }),
     },
-    deps.sandbox,
-  );
+    dataConverter: deps.dataConverter,
+    maxConcurrentActivityTaskExecutions: slots,
+    maxConcurrentLocalActivityExecutions: slots,
+    // OpenTelemetry interceptors for workflows and activities, only when tracing is on.
+    plugins: activeTracing()?.workerPlugins,
+    // On SIGTERM, a saga step in flight (10 s start-to-close) gets the time to finish before
+    // it is cancelled.
+    shutdownGraceTime: '15 seconds',
+    ...deps.workerOptions,
+  });
 }
 
 /**
- * The build's bundle, when there is one and it fits. It has the default failure converter and
- * no tracing interceptors: with encrypted failures (temporal/failure-converter.ts) or tracing
- * on, the worker bundles workflows/ with them instead.
+ * The build's bundle for this worker's configuration: with the data converter's failure
+ * converter (encrypted failures) and tracing's workflow interceptors when they are on. Run
+ * from source (tsx) there is none, and the worker bundles workflows/ when it starts.
  */
 export function prebuiltWorkflowBundle(dataConverter?: DataConverter): string | null {
-  if (dataConverter?.failureConverterPath || activeTracing()) return null;
-  return fs.existsSync(PREBUILT_WORKFLOW_BUNDLE) ? PREBUILT_WORKFLOW_BUNDLE : null;
+  const bundle = prebuiltBundlePath({
+    failureConverterPath: dataConverter?.failureConverterPath,
+    tracing: activeTracing() !== undefined,
+  });
+  return fs.existsSync(bundle) ? bundle : null;
 }
 
 function workflowSource(

@@ -3,12 +3,7 @@
 // with a bind address (TEMPORAL_METRICS_ADDRESS) its Prometheus metrics are served there:
 // schedule-to-start latency, task slots used and available, workflow task latency, sticky cache
 // hits... at http://<address>/metrics, beside the app's /metrics on the API.
-import {
-  LoggerWithComposedMetadata,
-  type LogLevel,
-  type LogMetadata,
-  type Logger as SdkLogger,
-} from '@temporalio/common';
+import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
 import type { Logger } from 'pino';
 
@@ -66,28 +61,4 @@ export function installTemporalRuntime(log: Logger, options: TemporalRuntimeOpti
         : {}),
     },
   });
-  if (!verbose) skipComposingDroppedLines(Runtime.instance().logger, QUIET_LEVELS);
-}
-
-/**
- * The SDK's worker and activities log through loggers that compose each line's metadata (the
- * worker's task queue, the activity's info) before they hand the line to the runtime's logger,
- * trace and debug lines included: on every workflow activation and every activity, objects
- * built and filtered for a logger that then drops the line (0.3-0.4 ms of CPU per saga in a
- * profile of the worker). This makes them ask first: a line at a level the runtime's logger
- * (`root`) drops stops before its metadata is composed. Loggers composed on any other logger
- * are left as they were.
- */
-export function skipComposingDroppedLines(root: SdkLogger, dropped: readonly LogLevel[]): void {
-  type Composed = { parentLogger: SdkLogger };
-  type Line = (this: Composed, message: string, meta?: LogMetadata) => void;
-  const proto = LoggerWithComposedMetadata.prototype as unknown as Record<string, Line>;
-  for (const level of dropped) {
-    const method = level.toLowerCase();
-    const composeAndLog = proto[method]!;
-    proto[method] = function (message, meta) {
-      if (this.parentLogger === root) return;
-      composeAndLog.call(this, message, meta);
-    };
-  }
 }

@@ -1,6 +1,10 @@
-// A saga worker in its own process, for the crash test to SIGKILL: run with
-// `node --import tsx test/worker-process.ts` and DATABASE_URL, TEMPORAL_ADDRESS,
-// TEMPORAL_TASK_QUEUE and WORKFLOW_BUNDLE set. Prints "ready" once it polls.
+// A saga worker in its own process, for the crash test to SIGKILL and the stuck-workflow test
+// to SIGTERM: run with `node --import tsx test/worker-process.ts` and DATABASE_URL,
+// TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE and WORKFLOW_BUNDLE set. Prints "ready" once it polls,
+// and exits 0 once the worker has shut down (the SDK's runtime stops it on SIGTERM). With
+// HTTP_PORT, it also answers GET /ping on that port from its main thread, as the API does
+// beside the worker under `npm start`.
+import http from 'node:http';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../eventstore';
 import { createOrderWorker } from '../temporal/order-worker';
@@ -27,11 +31,18 @@ async function main(): Promise<void> {
     // over its sagas' workflow tasks (the default is 10 s).
     workerOptions: { stickyQueueScheduleToStartTimeout: '1 second' },
   });
+  const server = process.env.HTTP_PORT ? await listen(Number(process.env.HTTP_PORT)) : undefined;
   const running = worker.run();
   process.stdout.write('ready\n');
   await running;
+  server?.close();
   await connection.close();
   await pool.end();
+}
+
+function listen(port: number): Promise<http.Server> {
+  const server = http.createServer((_, res) => res.end('pong'));
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
 main().catch((err) => {

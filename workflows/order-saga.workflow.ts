@@ -25,6 +25,7 @@ import {
   workflowInfo,
   type ActivityOptions,
   type LocalActivityOptions,
+  type RetryPolicy,
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/order.activities';
 import { orderTotalCents, type OrderLine } from '../domain/order';
@@ -65,7 +66,7 @@ import { describeFailure } from './failures';
 // else (database down, worker lost) is retried until it goes through. The event-store
 // activities take milliseconds: a short start-to-close timeout lets another worker take over
 // soon after one dies mid-activity.
-const retry = { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '10 seconds' };
+const retry: RetryPolicy = { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '10 seconds' };
 const remoteOptions: ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   // Let a running step finish before compensating, so its effects are known when we undo them.

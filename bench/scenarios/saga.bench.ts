@@ -12,14 +12,12 @@
 //
 // Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --warmup=N
 // (orders per subject before the measured runs) --client=grpc-js --no-eager-start
-// --worker-option=maxCachedWorkflows=500 (JSON values, both workers) --isolate-timeout=MS (both
-// workers: WORKFLOW_ISOLATE_TIMEOUT; default 0, none) --workflow-threads=N (both workers:
-// WORKFLOW_THREADS; default 0, the main thread) --no-stack-traces (both workers:
-// WORKFLOW_STACK_TRACES=false), and the server settings of bench/run.ts.
+// --worker-option=maxCachedWorkflows=500 (JSON values, both workers: the SDK's WorkerOptions,
+// e.g. workflowThreadPoolSize), and the server settings of bench/run.ts.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { grantCredit, restockProduct } from '../../catalog/catalog';
 import { createOrderClient, orderSagaStartOptions } from '../../client/order-client';
 import type { OrderSagaInput } from '../../workflows/types';
@@ -28,7 +26,6 @@ import { createDb, createEventStore, createPool, type EventStoreTables } from '.
 import { withDatabase } from '../../provision/postgres';
 import { createOrderWorker } from '../../temporal/order-worker';
 import { installTemporalRuntime } from '../../temporal/runtime';
-import { createWorker } from '../../temporal/workflow-threads';
 import { createOrderActivities } from '../../activities/order.activities';
 import { bareActivities } from '../bare-saga/activities';
 import { sagaSteps } from '../bare-saga/steps';
@@ -119,11 +116,6 @@ const scenario: BenchScenario = {
     const ordersAt = (clients: number) => (clients === 1 ? manyOrders / 4 : manyOrders);
     const wanted = ctx.options.get('subjects')?.[0]?.split(',');
     const workerOptions = workerOptionsFrom(ctx.options.get('worker-option') ?? []);
-    const sandbox = {
-      isolateTimeoutMs: Number(ctx.options.get('isolate-timeout')?.[0] ?? 0),
-      threads: Number(ctx.options.get('workflow-threads')?.[0] ?? 0),
-      stackTraces: !ctx.options.has('no-stack-traces'),
-    };
     const run = randomUUID().slice(0, 8);
 
     const url = await ctx.freshDatabase();
@@ -153,34 +145,24 @@ const scenario: BenchScenario = {
     });
     const sagaQueue = `bench-saga-${run}`;
     const bareQueue = `bench-bare-${run}`;
-    ctx.log(
-      'bundling the saga and the bare workflow; launching DBOS; workflow code on ' +
-        (sandbox.threads > 0 ? `${sandbox.threads} thread(s)` : 'the main thread') +
-        ', sandbox timeout: ' +
-        (sandbox.isolateTimeoutMs > 0 ? `${sandbox.isolateTimeoutMs} ms` : 'none') +
-        `, stack traces: ${sandbox.stackTraces ? 'on' : 'off'}`,
-    );
+    ctx.log('bundling the saga and the bare workflow; launching DBOS');
     const sagaWorker = await createOrderWorker({
       connection: nativeConnection,
       namespace: 'default',
       taskQueue: sagaQueue,
       store,
       dbPoolMax: 20,
-      sandbox,
       workerOptions,
     });
-    const bareWorker = await createWorker(
-      {
-        connection: nativeConnection,
-        namespace: 'default',
-        taskQueue: bareQueue,
-        workflowsPath: require.resolve('../bare-saga/workflows'),
-        // bareOrderSaga runs the product's activities, on the same store as orderSaga's worker.
-        activities: { ...bareActivities, ...createOrderActivities({ store }) },
-        ...workerOptions,
-      },
-      sandbox,
-    );
+    const bareWorker = await Worker.create({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue: bareQueue,
+      workflowsPath: require.resolve('../bare-saga/workflows'),
+      // bareOrderSaga runs the product's activities, on the same store as orderSaga's worker.
+      activities: { ...bareActivities, ...createOrderActivities({ store }) },
+      ...workerOptions,
+    });
     const running = [sagaWorker.run(), bareWorker.run()];
     const dbos = await launchDbosSaga(store, dbosSystemUrl);
 
