@@ -5,6 +5,8 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
+# The worker's build id names the commit (docker build --build-arg BUILD_COMMIT=$(git rev-parse --short=12 HEAD)).
+ARG BUILD_COMMIT=unknown
 COPY . .
 RUN npm run build
 

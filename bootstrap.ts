@@ -30,6 +30,7 @@ import { allProjections, ProjectionRunner, type ProjectionDb } from './projectio
 import { temporalConnectionOptions } from './temporal/connection';
 import { createDataConverter } from './temporal/data-converter';
 import { installTemporalRuntime } from './temporal/runtime';
+import { claimCurrentVersion, deploymentVersion } from './temporal/worker-deployment';
 import {
   createOrderWorker,
   createWorkerPools,
@@ -50,6 +51,12 @@ export interface StartOptions {
   beforePieces?: (store: EventStore) => Promise<void>;
   /** Interface the HTTP API listens on (default: all). */
   host?: string;
+  /**
+   * Make this worker's version its deployment's current one even when another is (npm start:
+   * the only worker there is). Without it, a worker makes itself current only where no version
+   * is yet (temporal/worker-deployment.ts).
+   */
+  forceCurrentVersion?: boolean;
 }
 
 export interface Running {
@@ -146,6 +153,7 @@ export async function startPieces(
         aggregateCacheSize: config.eventStore.aggregateCacheSize,
         dataConverter,
         retention: config.retention,
+        deployment: config.temporal.deployment,
       });
       const running = worker.run();
       running.catch((err: unknown) => {
@@ -158,13 +166,29 @@ export async function startPieces(
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
       });
+      const version = deploymentVersion(config.temporal.deployment);
+      const current =
+        config.temporal.deployment.versioning &&
+        (await claimCurrentVersion(
+          new Client({ connection: connection!, namespace: config.temporal.namespace }),
+          version,
+          { force: options.forceCurrentVersion },
+        ));
       log.info(
         {
           taskQueue: config.temporal.taskQueue,
           workflowBundle: prebuiltWorkflowBundle(dataConverter),
+          deployment: config.temporal.deployment.versioning ? version : 'unversioned',
+          current,
         },
         'worker started',
       );
+      if (current === false)
+        log.warn(
+          { deployment: version },
+          "this worker's version is not its deployment's current one: new sagas go to the " +
+            'current version until it is promoted (docs/operations.md#releasing-new-saga-code)',
+        );
     }
 
     if (has('projector')) {

@@ -26,6 +26,12 @@ export interface Config {
     address: string | undefined;
     namespace: string;
     taskQueue: string;
+    /**
+     * Worker Versioning (temporal/worker-deployment.ts): the Worker Deployment the worker joins,
+     * and its build id (unset: the release's, `<package version>+<commit>`); `versioning`
+     * false runs an unversioned worker.
+     */
+    deployment: { name: string; buildId: string | undefined; versioning: boolean };
     cliPath: string | undefined;
     uiPort: number;
     /**
@@ -143,6 +149,14 @@ function tokens(env: Env): Pick<Config, 'apiToken' | 'apiReadToken' | 'metricsTo
   return { apiToken, apiReadToken, metricsToken };
 }
 
+/** A Worker Deployment's name: Temporal joins it and a build id with a dot into a version. */
+const deploymentName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_+-]{0,254}$/, 'must be letters, digits, "_", "+" or "-"');
+const buildId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_+.-]{0,254}$/, 'must be letters, digits, "_", "+", "." or "-"');
+
 const postgresUrl = z
   .string()
   .refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// or postgresql:// URL');
@@ -248,6 +262,11 @@ export function loadConfig(env: Env = process.env): Config {
       ),
       namespace: parse(env, 'TEMPORAL_NAMESPACE', z.string().min(1), 'default'),
       taskQueue: parse(env, 'TEMPORAL_TASK_QUEUE', z.string().min(1), 'orders'),
+      deployment: {
+        name: parse(env, 'TEMPORAL_DEPLOYMENT_NAME', deploymentName, 'order-saga'),
+        buildId: parse<string | undefined>(env, 'TEMPORAL_BUILD_ID', buildId, undefined),
+        versioning: parse(env, 'TEMPORAL_WORKER_VERSIONING', boolean, true),
+      },
       cliPath: nonEmpty(env.TEMPORAL_CLI_PATH),
       uiPort: parse(env, 'TEMPORAL_UI_PORT', integer(1, 65535), 8233),
       tls: temporalTls(env),

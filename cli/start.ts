@@ -18,6 +18,8 @@ async function main(): Promise<void> {
     await setupNamespace(config, infra.temporalAddress);
     running = await startPieces(config, log, {
       pieces: ['worker', 'projector', 'api'],
+      // The only worker: it serves new sagas whatever version ran before.
+      forceCurrentVersion: true,
       databaseUrl: infra.databaseUrl,
       readDatabaseUrl: infra.readDatabaseUrl,
       temporalAddress: infra.temporalAddress,

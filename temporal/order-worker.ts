@@ -16,6 +16,7 @@ import {
   prebuiltBundlePath,
   WORKFLOW_PRELOAD_MODULES,
 } from './workflow-bundle';
+import { type DeploymentSettings, workerDeploymentOptions } from './worker-deployment';
 
 /**
  * The saga's activities time out after 10 s (startToCloseTimeout in
@@ -87,6 +88,11 @@ export interface OrderWorkerDeps {
   dataConverter?: DataConverter;
   /** RETENTION_* for the retention activity (default: 365/90/archive, the documented defaults). */
   retention?: RetentionPolicy;
+  /**
+   * The Worker Deployment it joins (temporal/worker-deployment.ts); unset: an unversioned
+   * worker, as tests run them.
+   */
+  deployment?: DeploymentSettings;
   /** Further Worker options, e.g. a short stickyQueueScheduleToStartTimeout in crash tests. */
   workerOptions?: Partial<WorkerOptions>;
 }
@@ -134,6 +140,9 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
     // On SIGTERM, a saga step in flight (10 s start-to-close) gets the time to finish before
     // it is cancelled.
     shutdownGraceTime: '15 seconds',
+    ...(deps.deployment
+      ? { workerDeploymentOptions: workerDeploymentOptions(deps.deployment) }
+      : {}),
     ...deps.workerOptions,
   });
 }

@@ -66,7 +66,11 @@ import { describeFailure } from './failures';
 // else (database down, worker lost) is retried until it goes through. The event-store
 // activities take milliseconds: a short start-to-close timeout lets another worker take over
 // soon after one dies mid-activity.
-const retry: RetryPolicy = { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '10 seconds' };
+const retry: RetryPolicy = {
+  initialInterval: '200 ms',
+  backoffCoefficient: 2,
+  maximumInterval: '10 seconds',
+};
 const remoteOptions: ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   // Let a running step finish before compensating, so its effects are known when we undo them.
