@@ -148,6 +148,12 @@ test('the SDK serves schedule-to-start latency, slots, task latency and sticky c
   expect(text).toMatch(
     new RegExp(`temporal_worker_task_slots_available\\{[^}]*task_queue="${taskQueue}"`),
   );
+  // What WorkerNotPolling counts: each answered long poll, by operation and task queue.
+  expect(text).toMatch(
+    new RegExp(
+      `temporal_long_request_total\\{(?=[^}]*operation="PollWorkflowTaskQueue")(?=[^}]*task_queue="${taskQueue}")[^}]*\\} [1-9]`,
+    ),
+  );
 });
 
 test('order_sagas_compensation_failed counts the parked sagas, refreshed on a timer', async () => {
