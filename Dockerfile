@@ -1,7 +1,7 @@
 # One production image for the app's services; docker-compose.yml picks the command (worker,
 # projector, api, migrate). TypeScript is compiled and the workflow bundle is built here, at
 # image build time: the container runs plain `node` and its worker never runs webpack.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -10,7 +10,7 @@ ARG BUILD_COMMIT=unknown
 COPY . .
 RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

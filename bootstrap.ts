@@ -24,7 +24,9 @@ import {
 import { migrateToLatest } from './migrations';
 import { createChangeFeed } from './observability/change-feed';
 import { startCompensationFailedGauge } from './observability/compensation-failed-gauge';
+import { startLongRunningSagasGauge } from './observability/long-running-sagas-gauge';
 import { createMetrics } from './observability/metrics';
+import { startWorkerLiveness } from './observability/worker-liveness';
 import { activeTracing } from './observability/tracing';
 import { allProjections, ProjectionRunner, type ProjectionDb } from './projections';
 import { temporalConnectionOptions } from './temporal/connection';
@@ -166,6 +168,11 @@ export async function startPieces(
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
       });
+      if (config.workerHealthAddress) {
+        const liveness = await startWorkerLiveness(worker, config.workerHealthAddress);
+        shutdown.push('worker liveness', () => liveness.close());
+        log.info({ address: liveness.address }, 'worker liveness at /livez');
+      }
       const version = deploymentVersion(config.temporal.deployment);
       const current =
         config.temporal.deployment.versioning &&
@@ -236,6 +243,11 @@ export async function startPieces(
         onError: (err) => log.warn({ err }, 'cannot count compensation_failed sagas'),
       });
       shutdown.push('compensation_failed gauge', async () => compensationFailed.stop());
+      const longRunning = startLongRunningSagasGauge(metrics.registry, client, {
+        taskQueue: config.temporal.taskQueue,
+        onError: (err) => log.warn({ err }, 'cannot count long-running sagas'),
+      });
+      shutdown.push('long-running sagas gauge', async () => longRunning.stop());
       // The operations page (/ops) wakes on the primary's notifications, not a replica's.
       const changes = createChangeFeed(databaseUrl);
       shutdown.push('change feed', () => changes.close());

@@ -38,6 +38,16 @@ describe('config', () => {
     );
   });
 
+  test('WORKER_HEALTH_ADDRESS is off by default and must be host:port', () => {
+    expect(loadConfig({}).workerHealthAddress).toBeUndefined();
+    expect(loadConfig({ WORKER_HEALTH_ADDRESS: '0.0.0.0:9465' }).workerHealthAddress).toBe(
+      '0.0.0.0:9465',
+    );
+    expect(() => loadConfig({ WORKER_HEALTH_ADDRESS: '9465' })).toThrow(
+      'Invalid configuration: WORKER_HEALTH_ADDRESS must be host:port, e.g. 0.0.0.0:9465 (got "9465")',
+    );
+  });
+
   test('the DB_* variables build a URL, and READ_DATABASE_URL defaults to it', () => {
     const config = loadConfig({
       DB_HOST: 'db',

@@ -72,6 +72,8 @@ export interface Config {
   payment: { confirmationThresholdCents: number; confirmationTimeoutMs: number };
   /** Connections of `npm run worker`'s pool, and so its activity slots (never more). */
   workerDbPoolMax: number;
+  /** host:port where a process running the worker serves GET /livez (unset: off). */
+  workerHealthAddress: string | undefined;
   /** Sagas started by the API and the CLI run their event-store steps as local activities. */
   sagaLocalActivities: boolean;
   /** Sagas started by the API and the CLI carry the path stamp (workflows/saga-paths.ts). */
@@ -308,6 +310,12 @@ export function loadConfig(env: Env = process.env): Config {
       confirmationTimeoutMs: parse(env, 'PAYMENT_CONFIRMATION_TIMEOUT', duration, ms('15 minutes')),
     },
     workerDbPoolMax: parse(env, 'WORKER_DB_POOL_MAX', integer(1, 1000), 20),
+    workerHealthAddress: parse<string | undefined>(
+      env,
+      'WORKER_HEALTH_ADDRESS',
+      z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9465'),
+      undefined,
+    ),
     sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
     sagaPathStamp: parse(env, 'SAGA_PATH_STAMP', boolean, true),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { grantCredit, restockProduct } from './catalog/catalog';
 import { createOrderClient } from './client/order-client';
+import { freePort } from './provision/ports';
 import { createTestDatabase, eventually, type TestDatabase } from './test/harness';
 
 jest.setTimeout(240_000);
@@ -42,9 +43,11 @@ test('the compiled worker starts from the prebuilt bundle and completes a saga',
 
   const taskQueue = `build-test-${process.pid}`;
   const address = process.env.TEST_TEMPORAL_ADDRESS!;
+  const healthPort = await freePort();
   const child = spawn(process.execPath, [path.join(outDir, 'worker.js')], {
     env: {
       ...process.env,
+      WORKER_HEALTH_ADDRESS: `127.0.0.1:${healthPort}`,
       DATABASE_URL: database.url,
       TEMPORAL_ADDRESS: address,
       TEMPORAL_TASK_QUEUE: taskQueue,
@@ -63,6 +66,10 @@ test('the compiled worker starts from the prebuilt bundle and completes a saga',
     child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
   });
   expect(started.workflowBundle).toBe(bundle);
+  // WORKER_HEALTH_ADDRESS serves the worker's liveness (observability/worker-liveness.ts).
+  const livez = await fetch(`http://127.0.0.1:${healthPort}/livez`);
+  expect(await livez.json()).toMatchObject({ live: true, workerState: 'RUNNING' });
+  expect(livez.status).toBe(200);
 
   await restockProduct(database.store, 'SKU-BUILD', 5);
   await grantCredit(database.store, 'cust-build', 10_000);

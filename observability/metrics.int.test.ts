@@ -24,6 +24,7 @@ import {
   type CompensationFailedGauge,
   startCompensationFailedGauge,
 } from './compensation-failed-gauge';
+import { startLongRunningSagasGauge } from './long-running-sagas-gauge';
 import { createMetrics, type Metrics } from './metrics';
 import { createLogger } from '../logger';
 import { installTemporalRuntime } from '../temporal/runtime';
@@ -147,6 +148,12 @@ test('the SDK serves schedule-to-start latency, slots, task latency and sticky c
   expect(text).toMatch(
     new RegExp(`temporal_worker_task_slots_available\\{[^}]*task_queue="${taskQueue}"`),
   );
+  // What WorkerNotPolling counts: each answered long poll, by operation and task queue.
+  expect(text).toMatch(
+    new RegExp(
+      `temporal_long_request_total\\{(?=[^}]*operation="PollWorkflowTaskQueue")(?=[^}]*task_queue="${taskQueue}")[^}]*\\} [1-9]`,
+    ),
+  );
 });
 
 test('order_sagas_compensation_failed counts the parked sagas, refreshed on a timer', async () => {
@@ -171,12 +178,97 @@ test('order_sagas_compensation_failed counts the parked sagas, refreshed on a ti
       items: [{ productId: 'm-product', quantity: 1, unitPriceCents: 1000 }],
     });
     await eventually(async () => ((await value()) === 1 ? true : undefined), 30_000, 'gauge = 1');
+    // Parked, so not counted as running too long, even past a limit of 0 (m-ok has completed).
+    const longRunning = new Registry();
+    const everyRunning = startLongRunningSagasGauge(longRunning, client, {
+      taskQueue,
+      limits: [{ label: '0s', ms: 0 }],
+      refreshMs: 60_000,
+    });
+    try {
+      await everyRunning.refresh();
+      const series = await longRunning.getSingleMetric('order_sagas_running_longer_than')!.get();
+      expect(series.values).toEqual([{ labels: { older_than: '0s' }, value: 0 }]);
+    } finally {
+      everyRunning.stop();
+    }
     await allowReleases();
     await orders.retryCompensation('m-stuck');
     await expect(orders.result('m-stuck')).resolves.toMatchObject({ status: 'cancelled' });
     await eventually(async () => ((await value()) === 0 ? true : undefined), 30_000, 'gauge = 0');
   } finally {
     gauge.stop();
+  }
+});
+
+test('order_sagas_running_longer_than counts the sagas running past each limit', async () => {
+  const registry = new Registry();
+  const gauge = startLongRunningSagasGauge(registry, client, {
+    taskQueue,
+    limits: [
+      { label: '1s', ms: 1_000 },
+      { label: '1h', ms: 3_600_000 },
+    ],
+    refreshMs: 200,
+  });
+  const counts = async () =>
+    Object.fromEntries(
+      (await registry.getSingleMetric('order_sagas_running_longer_than')!.get()).values.map((v) => [
+        v.labels.older_than,
+        v.value,
+      ]),
+    );
+  try {
+    // Above the confirmation threshold: the saga waits for its payment to be confirmed.
+    await orders.start({
+      orderId: 'm-waiting',
+      customerId: 'm-rich',
+      items: [{ productId: 'm-product', quantity: 1, unitPriceCents: 200_000 }],
+    });
+    await eventually(
+      async () => ((await counts())['1s'] === 1 ? true : undefined),
+      30_000,
+      'one saga running past 1 s',
+    );
+    expect((await counts())['1h']).toBe(0);
+    await orders.confirmPayment('m-waiting', 200_000);
+    await expect(orders.result('m-waiting')).resolves.toMatchObject({ status: 'completed' });
+    await eventually(
+      async () => ((await counts())['1s'] === 0 ? true : undefined),
+      30_000,
+      'none running past 1 s',
+    );
+    expect(
+      (await registry.getSingleMetric('order_sagas_running_longer_than_refresh_errors')!.get())
+        .values[0]?.value,
+    ).toBe(0);
+  } finally {
+    gauge.stop();
+  }
+});
+
+test('a workflow task that fails is counted by the SDK with the labels WorkflowTaskFailing groups by', async () => {
+  // No such workflow type on this worker: its task fails (and is retried) until terminated.
+  const handle = await client.workflow.start('noSuchWorkflow', {
+    taskQueue,
+    workflowId: `m-unknown-${randomUUID()}`,
+    args: [],
+  });
+  try {
+    const line = await eventually(
+      async () =>
+        (await sdkMetrics())
+          .split('\n')
+          .find((l) => l.startsWith('temporal_workflow_task_execution_failed_total{')),
+      30_000,
+      'temporal_workflow_task_execution_failed_total',
+    );
+    expect(line).toContain(`task_queue="${taskQueue}"`);
+    expect(line).toContain('workflow_type="noSuchWorkflow"');
+    expect(line).toContain('namespace="default"');
+    expect(Number(line.split(' ').pop())).toBeGreaterThanOrEqual(1);
+  } finally {
+    await handle.terminate('test over');
   }
 });
 
@@ -201,15 +293,30 @@ test('every metric the Grafana dashboard and the Prometheus rules name is served
       'ProjectionLagHigh',
       'SagaCompensationFailed',
       'OldOpenTransaction',
+      'WorkflowTaskFailing',
+      'SagaRunningTooLong',
+      'WorkerDown',
+      'WorkerNotPolling',
     ]),
   );
+  // `up` is Prometheus's own series for each scrape target: the rules' job must be one.
+  const scrape = parseYaml(
+    fs.readFileSync(path.join(deploy, 'prometheus/prometheus.yml'), 'utf8'),
+  ) as { scrape_configs: { job_name: string }[] };
+  const jobs = scrape.scrape_configs.map((c) => c.job_name);
+  for (const rule of rules.groups.flatMap((g) => g.rules))
+    for (const [, job] of rule.expr.matchAll(/\bup\{[^}]*job="([^"]+)"/g))
+      expect(jobs).toContain(job);
+  used.delete('up');
   expect(used.size).toBeGreaterThan(15);
 
   // What a running stack serves: the API's /metrics (after a saga, a request and a projection
   // batch, so that every labelled series exists) and the SDK's endpoint.
+  // The SDK's counters exist once counted: the tests above ran a saga and failed a workflow task.
   const gauge = startCompensationFailedGauge(metrics.registry, client, { taskQueue });
+  const longRunning = startLongRunningSagasGauge(metrics.registry, client, { taskQueue });
   try {
-    await gauge.refresh();
+    await Promise.all([gauge.refresh(), longRunning.refresh()]);
     await eventually(async () =>
       (await metrics.registry.getSingleMetric('projection_events_applied_total')!.get()).values
         .length > 0
@@ -228,5 +335,6 @@ test('every metric the Grafana dashboard and the Prometheus rules name is served
     expect(missing).toEqual([]);
   } finally {
     gauge.stop();
+    longRunning.stop();
   }
 });
