@@ -7,7 +7,6 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { LoggerWithComposedMetadata, type Logger as SdkLogger } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type express from 'express';
 import { Registry } from 'prom-client';
@@ -110,20 +109,6 @@ async function sdkMetrics(): Promise<string> {
   expect(res.status).toBe(200);
   return res.text();
 }
-
-test("below WARN, the worker's SDK log lines stop before their metadata is composed", () => {
-  // As the SDK composes an activity's logger on the worker's: a line it composes calls this.
-  const workerLogger = (worker as unknown as { logger: SdkLogger }).logger;
-  let composed = 0;
-  const activityLogger = LoggerWithComposedMetadata.compose(workerLogger, () => {
-    composed++;
-    return { activityId: '1' };
-  });
-  activityLogger.trace('Got activation');
-  activityLogger.debug('Activity started');
-  activityLogger.info('Worker state changed');
-  expect(composed).toBe(0);
-});
 
 test('the SDK serves schedule-to-start latency, slots, task latency and sticky cache metrics', async () => {
   await orders.start({
