@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { createApp } from './api/app';
 import { createOpsPage } from './api/ops/ops-page';
 import { codecRoutesFor } from './api/codec-server';
+import { orderRecordsOf } from './application/order-creation';
 import { temporalUiUrl } from './cli/connect';
 import { createOrderClient, type OrderClient } from './client/order-client';
 import type { Config } from './config';
@@ -229,6 +230,9 @@ export async function startPieces(
         // The worker polls on this same connection: the saga's first task comes back in the
         // start call's answer instead of through matching (eager workflow start).
         eagerStart: has('worker'),
+        // A reused order id is judged by the event store, which keeps the order for longer than
+        // Temporal keeps its saga.
+        orderRecords: orderRecordsOf(store),
       });
       let readDb = db;
       if (readDatabaseUrl !== databaseUrl) {

@@ -228,3 +228,57 @@ test('reserveInventoryItems: a retry after some products were reserved takes onl
     ]);
   }
 });
+
+test('create_order under a workflow id that already created the order: the same order counts as created, another is refused before any effect', async () => {
+  const orderId = `o-reused-${run}`;
+  const workflowId = `order-${orderId}`;
+  const inRun = (runId: string, activityId: string, attemptNumber = 1) =>
+    new MockActivityEnvironment({
+      activityId,
+      attempt: attemptNumber,
+      workflowExecution: { workflowId, runId },
+    });
+  const order = (productId: string) => ({
+    orderId,
+    customerId: `c-reused-${run}`,
+    currency: 'USD',
+    items: [{ productId, quantity: 1, unitPriceCents: 400 }],
+    shippingAddress: null,
+    correlationId: randomUUID(),
+    step: 'create_order',
+  });
+  const created = order(`P-first-${run}`);
+  await inRun('run-1', '1').run(() => activities.createOrder(created));
+  const stored = await database.store.readStream({ type: 'Order', id: orderId });
+
+  // A saga's retry after its commit, and a new run after a reset (a new correlation id does
+  // not make it another order): created, nothing written.
+  await inRun('run-1', '1', 2).run(() => activities.createOrder(created));
+  await inRun('run-2', '1').run(() => activities.createOrder({ ...created, correlationId: 'x' }));
+  expect(await database.store.readStream({ type: 'Order', id: orderId })).toEqual(stored);
+
+  // The same workflow id with other items (Temporal forgot the first saga): refused.
+  const refused = await failure(
+    inRun('run-3', '1').run(() => activities.createOrder(order(`P-other-${run}`))),
+  );
+  expect(refused).toMatchObject({ type: 'ORDER_ALREADY_EXISTS', nonRetryable: true });
+  expect(refused.message).toContain('exists with other content');
+  // Its compensation does not cancel the order its create step found.
+  const cancel = {
+    orderId,
+    reason: 'saga failed',
+    correlationId: 'x',
+    createdByStep: 'create_order',
+  };
+  await inRun('run-3', '2').run(() => activities.cancelOrder({ ...cancel, step: 'cancel_order' }));
+  expect(await database.store.readStream({ type: 'Order', id: orderId })).toEqual(stored);
+  expect(await types('OrderSaga', orderId)).toEqual(['OrderCreateRefused']);
+
+  // The run that did create it still compensates it.
+  await inRun('run-2', '2').run(() => activities.cancelOrder({ ...cancel, step: 'cancel_order' }));
+  expect(await types('Order', orderId)).toEqual([
+    'OrderCreated',
+    'OrderItemAdded',
+    'OrderCancelled',
+  ]);
+});

@@ -10,7 +10,14 @@ import { CreditDecider } from '../domain/credit';
 import { InventoryDecider } from '../domain/inventory';
 import { OrderDecider, type OrderLine } from '../domain/order';
 import { DomainError, type Decider, type DomainEvent } from '../domain/shared';
-import { AggregateCache, DEFAULT_AGGREGATE_CACHE_SIZE, handleCommand } from '../application';
+import {
+  AggregateCache,
+  DEFAULT_AGGREGATE_CACHE_SIZE,
+  handleCommand,
+  type HandleResult,
+  readOrderCreation,
+  sameOrderContent,
+} from '../application';
 import { EventIdConflictError, type EventMetadata, type EventStore } from '../eventstore';
 import { currentTraceId, tagCorrelationId } from '../observability/trace-context';
 
@@ -80,7 +87,7 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
     command: C,
     input: Correlated,
     options: { appendsAlways?: boolean; expectNew?: boolean; doneIfStored?: boolean } = {},
-  ): Promise<void> {
+  ): Promise<HandleResult<S, E> | undefined> {
     const from = origin(input.step);
     const metadata = { ...from.metadata, correlationId: input.correlationId };
     // With tracing on, the activity's span carries the correlation id.
@@ -94,7 +101,7 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
     // would cost every first run a query.
     const doneIfFirstStored = options.appendsAlways || (options.doneIfStored && !!input.step);
     try {
-      await handleCommand(store, decider, id, command, {
+      return await handleCommand(store, decider, id, command, {
         metadata,
         eventId,
         expectNew: options.expectNew,
@@ -109,7 +116,7 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
         err instanceof EventIdConflictError &&
         err.eventIds.includes(eventId(0))
       ) {
-        return;
+        return undefined;
       }
       if (err instanceof DomainError) {
         // Benign: a refusal is an expected outcome of the saga, not an error to log or alert on.
@@ -126,13 +133,48 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
   }
   const now = () => new Date().toISOString();
 
+  /**
+   * Whose order the create step's event proves: not this run's when its create was refused
+   * (the event is an earlier saga's of the same workflow id). Keyed by run: a reset run
+   * decides again.
+   */
+  function createRefusedEventId(createStep: string, orderId: string): string {
+    const { workflowId } = origin(undefined);
+    const { runId } = Context.current().info.workflowExecution ?? {};
+    return stepEventId(
+      workflowId,
+      `${createStep}:refused:${runId ?? 'none'}`,
+      'OrderSaga',
+      orderId,
+    );
+  }
+
+  /** Kept in the saga's own stream, which no projection reads: it moves nothing. */
+  async function recordCreateRefused(input: Correlated & { orderId: string }): Promise<void> {
+    const eventId = createRefusedEventId(input.step ?? 'create_order', input.orderId);
+    if (await store.hasEvent(eventId)) return; // a retry after the commit
+    const from = origin(input.step);
+    await store.appendToStream(
+      { type: 'OrderSaga', id: input.orderId },
+      'any',
+      [
+        {
+          eventId,
+          type: 'OrderCreateRefused',
+          data: { order_id: input.orderId, reason: 'ORDER_ALREADY_EXISTS', created_at: now() },
+        },
+      ],
+      { metadata: { ...from.metadata, correlationId: input.correlationId } },
+    );
+  }
+
   /** One product's reservation step; skipped when the step's first event is stored. */
-  function reserve(
+  async function reserve(
     orderId: string,
     { productId, quantity }: { productId: string; quantity: number },
     step: Correlated,
   ): Promise<void> {
-    return run(
+    await run(
       InventoryDecider,
       productId,
       { type: 'Reserve', orderId, productId, quantity, now: now() },
@@ -142,6 +184,12 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
   }
 
   return {
+    /**
+     * Creates the order. An order already stored whose first event is this step's counts as
+     * created (a retry, a new run after a reset) only if it is this order: the same workflow id
+     * after Temporal forgot the saga (retention, a deleted workflow) may come with other items,
+     * and is refused (ORDER_ALREADY_EXISTS, non-retryable) before the saga reserves anything.
+     */
     async createOrder(
       input: Correlated & {
         orderId: string;
@@ -151,7 +199,7 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
         shippingAddress: Record<string, unknown> | null;
       },
     ): Promise<void> {
-      await run(
+      const result = await run(
         OrderDecider,
         input.orderId,
         {
@@ -167,6 +215,21 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
         // A new order id: no load before the append (a retry finds its own events and loads).
         { expectNew: true },
       );
+      // Events returned: this call wrote them (or met its own identical append). None: the
+      // order was found stored with this step's first event id.
+      if (result && result.events.length > 0) return;
+      const created = await readOrderCreation(store, input.orderId);
+      if (!created || sameOrderContent(created.content, input)) return;
+      await recordCreateRefused(input);
+      throw ApplicationFailure.create({
+        message:
+          `order ${input.orderId} exists with other content (customer, currency, items or ` +
+          'shipping address): this saga reuses its order id',
+        type: 'ORDER_ALREADY_EXISTS',
+        details: [{ orderId: input.orderId }],
+        nonRetryable: true,
+        category: ApplicationFailureCategory.BENIGN,
+      });
     },
 
     /** Appends OrderItemAdded; refused (ORDER_NOT_PENDING) unless the order is pending. */
@@ -270,6 +333,8 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
         const { workflowId } = origin(input.step);
         const created = stepEventId(workflowId, input.createdByStep, 'Order', input.orderId);
         if (!(await store.hasEvent(created))) return;
+        // Created by an earlier saga of this workflow id, whose content this run's create refused.
+        if (await store.hasEvent(createRefusedEventId(input.createdByStep, input.orderId))) return;
       }
       try {
         await run(

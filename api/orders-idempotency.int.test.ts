@@ -2,10 +2,12 @@
 // Idempotency-Key names the order, so a retry meets the saga its first attempt started; a
 // second start of an order id with other content is a 409; and no request waits on Temporal
 // past its deadline.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Client } from '@temporalio/client';
 import type express from 'express';
 import request from 'supertest';
 import { createOrderClient, ORDER_CONTENT_MEMO, orderContentHash } from '../client/order-client';
+import { createDataConverter } from '../temporal/data-converter';
 import {
   createTestDatabase,
   eventually,
@@ -123,10 +125,11 @@ describe('a duplicate start of an explicit orderId', () => {
   test('a saga started without the content memo is compared by the input in its history', async () => {
     const orderId = `legacy-${randomUUID()}`;
     const body = order('sku-d', 2);
-    // As a client before the memo existed (or the Temporal CLI) would start it.
+    // As a client before the memo existed (or the Temporal CLI) would start it; on a task queue
+    // nobody polls, so its order is not yet in the event store and the start meets the saga.
     const legacy = await worker.client.workflow.start('orderSaga', {
       workflowId: `order-${orderId}`,
-      taskQueue: worker.taskQueue,
+      taskQueue: `nobody-${randomUUID()}`,
       args: [
         {
           orderId,
@@ -143,6 +146,48 @@ describe('a duplicate start of an explicit orderId', () => {
     const same = await post({ ...body, orderId }).expect(202);
     expect(same.body.runId).toBe(legacy.firstExecutionRunId);
     await post({ ...order('sku-d', 5), orderId }).expect(409);
+    await legacy.terminate('test done');
+  });
+
+  test('the input of a memo-less saga is decoded with the client codecs (encrypted payloads)', async () => {
+    const encrypted = new Client({
+      connection: worker.client.connection,
+      namespace: 'default',
+      dataConverter: createDataConverter({ encryptionKey: randomBytes(32) }),
+    });
+    const orderId = `legacy-enc-${randomUUID()}`;
+    const body = order('sku-g', 1);
+    const legacy = await encrypted.workflow.start('orderSaga', {
+      workflowId: `order-${orderId}`,
+      taskQueue: `nobody-${randomUUID()}`,
+      args: [
+        {
+          orderId,
+          ...body,
+          currency: 'USD',
+          shippingAddress: null,
+          paymentConfirmationThresholdCents: 100_000,
+          paymentConfirmationTimeoutMs: 10_000,
+          correlationId: 'legacy',
+        },
+      ],
+    });
+    try {
+      const orders = createOrderClient(encrypted, {
+        taskQueue: worker.taskQueue,
+        paymentConfirmationThresholdCents: 100_000,
+        paymentConfirmationTimeoutMs: 10_000,
+      });
+      await expect(orders.start({ ...body, orderId })).resolves.toMatchObject({
+        started: false,
+        runId: legacy.firstExecutionRunId,
+      });
+      await expect(orders.start({ ...order('sku-g', 2), orderId })).rejects.toMatchObject({
+        code: 'ORDER_ALREADY_EXISTS',
+      });
+    } finally {
+      await legacy.terminate('test done');
+    }
   });
 
   test('the content hash ignores what is not the order (correlation id, saga settings)', () => {

@@ -1,2 +1,3 @@
 export * from './aggregate-cache';
 export * from './handle-command';
+export * from './order-creation';

@@ -3,10 +3,15 @@
 // so in one line (exit code 1).
 import { Command, InvalidArgumentError } from 'commander';
 import { listPriceCents } from '../catalog/demo-catalog';
-import { createOrderClient, SagaFinishedError } from '../client/order-client';
+import { orderRecordsOf } from '../application/order-creation';
+import {
+  createOrderClient,
+  SagaFinishedError,
+  type OrderClientOptions,
+} from '../client/order-client';
 import { loadConfigOrExit } from '../config';
 import type { OrderLine } from '../domain/order';
-import { action, connectTemporal, temporalUiUrl } from './connect';
+import { action, connectDatabase, connectTemporal, temporalUiUrl } from './connect';
 
 const config = loadConfigOrExit();
 
@@ -29,7 +34,7 @@ export function parseItem(value: string, previous: OrderLine[] = []): OrderLine[
   return [...previous, { productId, quantity: Number(qty), unitPriceCents }];
 }
 
-async function orders() {
+async function orders(extra: Pick<OrderClientOptions, 'orderRecords'> = {}) {
   const client = await connectTemporal(config);
   return createOrderClient(client, {
     taskQueue: config.temporal.taskQueue,
@@ -37,6 +42,7 @@ async function orders() {
     paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
     useLocalActivities: config.sagaLocalActivities,
     stampSagaPath: config.sagaPathStamp,
+    ...extra,
   });
 }
 
@@ -63,16 +69,19 @@ program
   .option('--currency <code>', 'ISO 4217 currency', 'USD')
   .action(
     action(async (opts: { customer: string; item: OrderLine[]; id?: string; currency: string }) => {
-      const started = await (
-        await orders()
-      ).start({
-        orderId: opts.id,
-        customerId: opts.customer,
-        currency: opts.currency,
-        items: opts.item,
-      });
+      // A reused --id is judged by the event store, as POST /orders judges it.
+      const database = await connectDatabase(config);
+      const client = await orders({ orderRecords: orderRecordsOf(database.store) });
+      const started = await client
+        .start({
+          orderId: opts.id,
+          customerId: opts.customer,
+          currency: opts.currency,
+          items: opts.item,
+        })
+        .finally(() => database.close());
       process.stdout.write(
-        `${started.started ? 'Started' : 'Already running'} order ${started.orderId}\n` +
+        `${started.started ? 'Started' : 'Already started'} order ${started.orderId}\n` +
           `  workflow ${started.workflowId} (run ${started.runId})\n` +
           `  ${temporalUiUrl(config, started.workflowId)}\n`,
       );

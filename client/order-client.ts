@@ -6,9 +6,14 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { fromPayloadsAtIndex, type LoadedDataConverter, type Payload } from '@temporalio/common';
+import {
+  orderContentKey,
+  sameOrderContent,
+  type OrderContent,
+  type OrderRecords,
+} from '../application/order-creation';
 import { orderTotalCents, type OrderLine } from '../domain/order';
-import { canonicalJson } from '../eventstore/canonical-json';
 import { DomainError, type DomainErrorCode } from '../domain/shared';
 import {
   addItemUpdate,
@@ -53,6 +58,13 @@ export interface OrderClientOptions {
    * any other connection.
    */
   eagerStart?: boolean;
+  /**
+   * The event store's record of orders (application/order-creation.ts): a start whose order id
+   * the store already holds is answered from it, whatever Temporal still remembers. bootstrap.ts
+   * and the CLI always pass it; without it a reused id is caught only while Temporal keeps the
+   * saga's workflow (its namespace retention).
+   */
+  orderRecords?: OrderRecords;
 }
 
 export interface StartOrderRequest {
@@ -107,23 +119,20 @@ export class OrderContentConflictError extends Error {
 /** Memo key of the hash of what the order is, set at start and compared on a duplicate start. */
 export const ORDER_CONTENT_MEMO = 'orderContentSha256';
 
-/** What makes two starts the same order: not the correlation id, not the saga's settings. */
-export function orderContentHash(
-  input: Pick<OrderSagaInput, 'customerId' | 'currency' | 'items'> & {
-    shippingAddress?: OrderSagaInput['shippingAddress'];
-  },
-): string {
-  const content = {
-    customerId: input.customerId,
-    currency: input.currency,
-    items: input.items.map((i) => ({
-      productId: i.productId,
-      quantity: i.quantity,
-      unitPriceCents: i.unitPriceCents,
-    })),
-    shippingAddress: input.shippingAddress ?? null,
-  };
-  return createHash('sha256').update(canonicalJson(content)).digest('hex');
+/** What makes two starts the same order (orderContentKey): not the correlation id, not the saga's settings. */
+export function orderContentHash(input: OrderContent): string {
+  return createHash('sha256').update(orderContentKey(input)).digest('hex');
+}
+
+/** A payload list decoded with the client's codecs (last first, as encoded), then converted. */
+async function decodeFirstPayload(
+  converter: LoadedDataConverter,
+  payloads: Payload[] | null | undefined,
+): Promise<unknown> {
+  if (!payloads?.length) return undefined;
+  let decoded = payloads;
+  for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  return fromPayloadsAtIndex(converter.payloadConverter, 0, decoded);
 }
 
 /**
@@ -172,6 +181,11 @@ function parseOrThrow<T>(checked: Checked<T>): T {
   throw new DomainError('INVALID_COMMAND', checked.message);
 }
 
+/** Temporal's "no such workflow"; its error class does not survive everywhere. */
+function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || (err as Error)?.name === 'WorkflowNotFoundError';
+}
+
 export function createOrderClient(client: Client, options: OrderClientOptions) {
   const handleFor = (orderId: string) => client.workflow.getHandle(workflowIdFor(orderId));
 
@@ -180,10 +194,7 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
     try {
       return await fn();
     } catch (err) {
-      if (
-        err instanceof WorkflowNotFoundError ||
-        (err as Error)?.name === 'WorkflowNotFoundError'
-      ) {
+      if (isNotFound(err)) {
         // Temporal says "not found" both for an unknown workflow and for one that has closed.
         const status = await handleFor(orderId)
           .describe()
@@ -239,6 +250,24 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         useLocalActivities: options.useLocalActivities,
         compensationMaxAttempts: options.compensationMaxAttempts,
       };
+      // The event store keeps the order for longer than Temporal keeps its saga: an order id it
+      // holds is answered from it, and no second saga is started (docs/saga.md).
+      if (request.orderId !== undefined && options.orderRecords) {
+        const created = await options.orderRecords.readOrderCreation(orderId);
+        if (created) {
+          if (!sameOrderContent(created.content, input))
+            throw new OrderContentConflictError(orderId);
+          const runId =
+            (await handleFor(orderId)
+              .describe()
+              .then((d) => d.runId)
+              .catch((err: unknown) => {
+                if (isNotFound(err)) return undefined; // deleted from Temporal, kept in the store
+                throw err;
+              })) ?? created.metadata.runId;
+          return { orderId, workflowId, runId: runId ?? '', started: false };
+        }
+      }
       // The memo is encrypted with the payloads when a key is set; read back on a duplicate start.
       const startOptions = orderSagaStartOptions(input, options);
       const contentHash = startOptions.memo[ORDER_CONTENT_MEMO];
@@ -260,12 +289,13 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
           if (typeof existing !== 'string') {
             // Started before the memo existed: hash the input its history recorded.
             const [first] = (await handle.fetchHistory()).events ?? [];
-            const [recorded] = await decodeArrayFromPayloads(
+            const recorded = (await decodeFirstPayload(
               client.options.loadedDataConverter,
               first?.workflowExecutionStartedEventAttributes?.input?.payloads,
-            );
-            const r = recorded as Partial<OrderSagaInput> | undefined;
-            existing = Array.isArray(r?.items) ? orderContentHash(r as OrderSagaInput) : undefined;
+            )) as Partial<OrderSagaInput> | undefined;
+            existing = Array.isArray(recorded?.items)
+              ? orderContentHash(recorded as OrderSagaInput)
+              : undefined;
           }
           if (existing !== contentHash) throw new OrderContentConflictError(orderId);
           return { orderId, workflowId, runId: description.runId, started: false };

@@ -18,6 +18,7 @@ import {
   type OrderClientOptions,
 } from '../client/order-client';
 import type { RetentionPolicy } from '../activities/retention.activities';
+import { orderRecordsOf } from '../application/order-creation';
 import {
   createDb,
   createEventStore,
@@ -111,8 +112,11 @@ export async function startTestWorker(
     dataConverter,
     retention,
     workerOptions,
+    temporalAddress,
     ...options
   }: Partial<OrderClientOptions> & {
+    /** Another Temporal server than the run's shared one (a test that needs its own settings). */
+    temporalAddress?: string;
     /** Further Worker options, e.g. a short heartbeat throttle to watch heartbeats. */
     workerOptions?: Partial<WorkerOptions>;
     /** For the worker and the client (e.g. createDataConverter with a key). */
@@ -124,7 +128,7 @@ export async function startTestWorker(
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
-  const address = required('TEST_TEMPORAL_ADDRESS');
+  const address = temporalAddress ?? required('TEST_TEMPORAL_ADDRESS');
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
   const worker = await createOrderWorker({
@@ -145,6 +149,8 @@ export async function startTestWorker(
     taskQueue,
     paymentConfirmationThresholdCents: 100_000,
     paymentConfirmationTimeoutMs: 10_000,
+    // As bootstrap.ts composes it: a reused order id is judged by the event store.
+    orderRecords: orderRecordsOf(store),
     ...options,
   });
   return {
