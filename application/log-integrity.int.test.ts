@@ -3,7 +3,7 @@
 // snapshot never fails a committed command, and the smaller edges of the append.
 import { randomUUID } from 'node:crypto';
 import { InventoryDecider } from '../domain/inventory';
-import { OrderDecider, type OrderCommand, type OrderState } from '../domain/order';
+import { OrderDecider, type OrderCommand } from '../domain/order';
 import { migrateToLatest } from '../migrations';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
 import { AggregateCache } from './aggregate-cache';
