@@ -18,6 +18,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint('stream_tombstones_pkey', ['aggregate_type', 'aggregate_id'])
     .execute();
+  // Retention's sweep looks only at recent tombstones (eventstore/retention.ts, sweepStrays).
+  await db.schema
+    .createIndex('stream_tombstones_created_at_idx')
+    .on('stream_tombstones')
+    .column('created_at')
+    .execute();
   // Streams archived before tombstones existed get theirs; deleted ones left nothing to go by.
   await sql`
     INSERT INTO stream_tombstones (aggregate_type, aggregate_id, last_version, archived)
