@@ -16,7 +16,7 @@ export interface RetentionPolicy {
   snapshotsDays: number;
   /** false: delete closed streams instead of archiving them. */
   archive: boolean;
-  /** Streams per archive transaction, one heartbeat each (default 500). */
+  /** Streams in the first archive transaction (default 500); later ones are sized by time. One heartbeat each. */
   batchSize?: number;
 }
 

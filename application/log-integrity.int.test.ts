@@ -3,13 +3,14 @@
 // snapshot never fails a committed command, and the smaller edges of the append.
 import { randomUUID } from 'node:crypto';
 import { InventoryDecider } from '../domain/inventory';
-import { OrderDecider, type OrderCommand, type OrderState } from '../domain/order';
+import { OrderDecider, type OrderCommand } from '../domain/order';
 import { migrateToLatest } from '../migrations';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
 import { AggregateCache } from './aggregate-cache';
 import { handleCommand } from './handle-command';
 import {
   ConcurrencyError,
+  StreamTombstonedError,
   EventIdConflictError,
   RestoredDatabaseError,
 } from '../eventstore/errors';
@@ -76,8 +77,9 @@ describe('archived streams keep their ids', () => {
     await ageAndArchive(s, true);
 
     const reused = await t.store.appendToStream(s, 'no_stream', [ev(9)]).catch((e: unknown) => e);
-    expect(reused).toBeInstanceOf(ConcurrencyError);
-    expect(reused).toMatchObject({ expected: 'no_stream', actual: 2 });
+    // Its tombstone refuses the id, whatever the expected version.
+    expect(reused).toBeInstanceOf(StreamTombstonedError);
+    expect(reused).toMatchObject({ code: 'STREAM_TOMBSTONED', archived: true });
 
     // The retry of the archived append returns its original positions and writes nothing.
     const retried = await t.store.appendToStream(s, 'no_stream', [
@@ -100,7 +102,7 @@ describe('archived streams keep their ids', () => {
 });
 
 describe('an order id used again after its order was archived', () => {
-  it('is refused by the order itself, loaded from the archive', async () => {
+  it('is refused by the stream’s tombstone, and the order still loads from the archive', async () => {
     const id = randomUUID();
     const create: OrderCommand = {
       type: 'CreateOrder',
@@ -127,7 +129,7 @@ describe('an order id used again after its order was archived', () => {
         { ...create, customerId: 'mallory' },
         { expectNew: true },
       ),
-    ).rejects.toMatchObject({ code: 'ORDER_ALREADY_EXISTS' });
+    ).rejects.toMatchObject({ code: 'STREAM_TOMBSTONED', archived: true });
     expect((await again.readStream({ type: 'Order', id })).map((e) => e.type)).toEqual([
       'OrderCreated',
       'OrderItemAdded',
@@ -266,10 +268,10 @@ describe('the aggregate cache', () => {
     now: new Date().toISOString(),
   });
 
-  it('does not match a stream deleted by retention and written again to the same version', async () => {
+  it('a stream deleted by retention is never written again: a reused id and a stale cache are refused', async () => {
     const id = randomUUID();
     const s = { type: 'Order', id };
-    // Process a caches the order at version 2, pending, for alice.
+    // Process a caches the order, pending, for alice; b cancels it.
     const a = createEventStore(t.db);
     const cacheOfA = new AggregateCache(10);
     const b = createEventStore(t.db);
@@ -283,18 +285,20 @@ describe('the aggregate cache', () => {
       now: new Date().toISOString(),
     });
     await ageAndArchive(s, false);
-    // The id is used again (deleted streams keep nothing): bob's order, version 2 again.
-    await handleCommand(b, OrderDecider, id, order(id, 'bob'), { expectNew: true });
-
-    const completed = await handleCommand(
-      a,
-      OrderDecider,
-      id,
-      { type: 'CompleteOrder', now: new Date().toISOString() },
-      { cache: cacheOfA },
-    );
-    expect((completed.state as Extract<OrderState, { customerId: string }>).customerId).toBe('bob');
-    expect(completed.version).toBe(3);
+    // The deleted stream left a tombstone: bob's order under the same id is refused.
+    await expect(
+      handleCommand(b, OrderDecider, id, order(id, 'bob'), { expectNew: true }),
+    ).rejects.toMatchObject({ code: 'STREAM_TOMBSTONED' });
+    await expect(
+      handleCommand(
+        a,
+        OrderDecider,
+        id,
+        { type: 'CompleteOrder', now: new Date().toISOString() },
+        { cache: cacheOfA },
+      ),
+    ).rejects.toMatchObject({ code: 'STREAM_TOMBSTONED' });
+    expect(await t.store.readStream(s)).toEqual([]);
   });
 });
 

@@ -12,10 +12,12 @@ import {
   ConcurrencyError,
   EventIdConflictError,
   InvalidAppendError,
+  StreamTombstonedError,
   TransactionOrderError,
 } from './errors';
 import { logRelation } from './log-sql';
 import { storedPayload } from './recorded-event';
+import { streamTombstoned } from './tombstones';
 import { runStatement } from './run-statement';
 import type { AppendOptions } from './event-store';
 import type { DomainEventsTable, EventStoreTables } from './schema';
@@ -83,6 +85,8 @@ const APPEND_SQL = `
     AND (head.tx IS NULL OR pg_current_xact_id_if_assigned() IS NULL
          OR head.tx <= pg_current_xact_id_if_assigned())
     AND NOT EXISTS (SELECT 1 FROM domain_events_archive a WHERE a.event_id = ANY($8::uuid[]))
+    AND NOT EXISTS (SELECT 1 FROM stream_tombstones t
+                    WHERE t.aggregate_type = $1 AND t.aggregate_id = $2)
   ORDER BY e.ord
   RETURNING global_position, version`;
 
@@ -97,7 +101,7 @@ interface AppendedRow {
 }
 
 const runAppend = (ctx: AppendContext, values: unknown[]): Promise<AppendedRow[]> =>
-  runStatement<AppendedRow>(ctx, APPEND_SQL, values, 'es_append_v2');
+  runStatement<AppendedRow>(ctx, APPEND_SQL, values, 'es_append_v3');
 
 interface StreamHead {
   version: number;
@@ -246,6 +250,8 @@ export async function appendToStream(
 
   const original = await findCommitted(ctx, stream, prepared);
   if (original) return original;
+  const tombstone = await streamTombstoned(ctx.db, stream);
+  if (tombstone) throw new StreamTombstonedError(stream, tombstone.archived);
   const head = await streamHead(ctx.db, stream);
   if (head.newer && expectationHolds(expected, head, options.expectedLastPosition))
     throw new TransactionOrderError(stream);

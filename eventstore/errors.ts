@@ -90,3 +90,22 @@ export class RestoredDatabaseError extends Error {
     this.name = 'RestoredDatabaseError';
   }
 }
+
+/**
+ * An append to a stream that retention archived or deleted (stream_tombstones): its id is
+ * spent. Writing it again would start a second history under that id (a second OrderCreated
+ * that the projections cannot fold); use a new id.
+ */
+export class StreamTombstonedError extends Error {
+  readonly code = 'STREAM_TOMBSTONED';
+  constructor(
+    readonly stream: StreamName,
+    /** true: its events are in the archive; false: they were deleted. */
+    readonly archived: boolean,
+  ) {
+    super(
+      `Append to ${stream.type}-${stream.id} refused: the stream was closed and ${archived ? 'archived' : 'deleted'} by retention, and its id cannot be used again`,
+    );
+    this.name = 'StreamTombstonedError';
+  }
+}

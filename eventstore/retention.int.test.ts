@@ -2,8 +2,11 @@
 // domain_events_archive (or are deleted), with their snapshots; live and recent streams load
 // exactly as before.
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/harness';
+import { StreamTombstonedError } from './errors';
 import { createEventStore } from './postgres-event-store';
+import { streamTombstoned } from './tombstones';
 import type { StreamName } from './types';
 
 // jest.config.js's per-project testTimeout is not applied by Jest: these tests race real
@@ -112,4 +115,120 @@ it('appends to live streams proceed while retention runs', async () => {
   expect((await store.readStream(live)).map((e) => e.version)).toEqual(
     Array.from({ length: 20 }, (_, i) => i + 1),
   );
+});
+
+/** Every event id of the log, live and archived, with how often it appears. */
+async function logIds(): Promise<Map<string, number>> {
+  const { rows } = await t.pool.query<{ event_id: string; n: string }>(
+    `SELECT event_id, count(*) AS n FROM (
+       SELECT event_id FROM domain_events UNION ALL SELECT event_id FROM domain_events_archive) l
+     GROUP BY event_id`,
+  );
+  return new Map(rows.map((r) => [r.event_id, Number(r.n)]));
+}
+
+it('appends to other streams go on while a retention batch is open, and no event is lost or doubled', async () => {
+  const closed = [];
+  for (let i = 0; i < 3; i++) closed.push(await order('OrderCompleted', 400));
+  const before = await logIds();
+
+  // Hold one closed stream's snapshot row: the batch that deletes it waits with its transaction
+  // open, having taken whatever it takes before that.
+  // Own connections: the pool's are the store's.
+  const holder = new pg.Client({ connectionString: t.url });
+  const watcher = new pg.Client({ connectionString: t.url });
+  await holder.connect();
+  await watcher.connect();
+  const appender = createEventStore(t.db);
+  try {
+    await holder.query('BEGIN');
+    await holder.query(
+      `SELECT 1 FROM aggregate_snapshots WHERE aggregate_type = $1 AND aggregate_id = $2 FOR UPDATE`,
+      [closed[0]!.type, closed[0]!.id],
+    );
+    const retention = t.store.archiveClosedStreams({
+      olderThanDays: 365,
+      closingEvents,
+      archive: true,
+    });
+    for (;;) {
+      const { rows } = await watcher.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'
+           AND query ILIKE '%closed AS MATERIALIZED%'`,
+      );
+      if (Number(rows[0]!.n) > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+
+    const appended: string[] = [];
+    const appends = (async () => {
+      for (const type of ['Order', 'Inventory', 'CustomerCredit']) {
+        const r = await appender.appendToStream({ type, id: randomUUID() }, 'no_stream', [
+          { type: 'Opened', data: { type } },
+        ]);
+        appended.push(r.positions[0]!.eventId);
+      }
+      return 'appended' as const;
+    })();
+    // A table lock would hold the appends until the holder lets go: they would never win.
+    const outcome = await Promise.race([
+      appends,
+      new Promise<'blocked'>((r) => setTimeout(() => r('blocked'), 10_000)),
+    ]);
+    expect(outcome).toBe('appended');
+
+    await holder.query('COMMIT');
+    const result = await retention;
+    expect(result.streams).toBeGreaterThanOrEqual(3);
+
+    const after = await logIds();
+    for (const id of [...before.keys(), ...appended]) expect(after.get(id)).toBe(1);
+    for (const s of closed) {
+      expect(await count('domain_events', s)).toBe(0);
+      expect(await count('domain_events_archive', s)).toBe(3);
+    }
+  } finally {
+    await holder.end();
+    await watcher.end();
+  }
+});
+
+describe.each([true, false])('tombstones (archive %s)', (archive) => {
+  it('refuse a new OrderCreated for a retired Order id, with a typed error', async () => {
+    const s = await order('OrderCompleted', 400);
+    expect(await streamTombstoned(t.db, s)).toBeUndefined();
+    await t.store.archiveClosedStreams({ olderThanDays: 365, closingEvents, archive });
+    expect(await streamTombstoned(t.db, s)).toMatchObject({ lastVersion: 3, archived: archive });
+
+    for (const expected of ['no_stream', 'any'] as const) {
+      const reuse = t.store.appendToStream(s, expected, [
+        { type: 'OrderCreated', data: { order_id: s.id, customer_id: 'mallory' } },
+      ]);
+      await expect(reuse).rejects.toBeInstanceOf(StreamTombstonedError);
+      await expect(reuse).rejects.toMatchObject({ code: 'STREAM_TOMBSTONED', archived: archive });
+    }
+    expect(await count('domain_events', s)).toBe(0);
+    expect(await count('domain_events_archive', s)).toBe(archive ? 3 : 0);
+  });
+});
+
+it('moves an event that committed to a stream after its batch (a raced append) after it', async () => {
+  const s = await order('OrderCompleted', 400);
+  await t.store.archiveClosedStreams({ olderThanDays: 365, closingEvents, archive: true });
+  // What an append whose statement began before the batch committed leaves behind.
+  await t.pool.query(
+    `INSERT INTO domain_events (event_id, aggregate_type, aggregate_id, version, event_type, event_data)
+     VALUES ($1, $2, $3, 4, 'OrderNoteAdded', '{}')`,
+    [randomUUID(), s.type, s.id],
+  );
+  const result = await t.store.archiveClosedStreams({
+    olderThanDays: 365,
+    closingEvents,
+    archive: true,
+  });
+  expect(result.events).toBeGreaterThanOrEqual(1);
+  expect(await count('domain_events', s)).toBe(0);
+  expect(await count('domain_events_archive', s)).toBe(4);
+  expect(await streamTombstoned(t.db, s)).toMatchObject({ lastVersion: 4 });
 });
