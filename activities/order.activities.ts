@@ -18,7 +18,12 @@ import {
   readOrderCreation,
   sameOrderContent,
 } from '../application';
-import { EventIdConflictError, type EventMetadata, type EventStore } from '../eventstore';
+import {
+  EventIdConflictError,
+  StreamTombstonedError,
+  type EventMetadata,
+  type EventStore,
+} from '../eventstore';
 import { currentTraceId, tagCorrelationId } from '../observability/trace-context';
 
 /** Namespace for event ids derived by activities (uuid v5). */
@@ -124,6 +129,16 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
           message: err.message,
           type: err.code,
           details: [err.details],
+          nonRetryable: true,
+          category: ApplicationFailureCategory.BENIGN,
+        });
+      }
+      if (err instanceof StreamTombstonedError) {
+        // Retention closed this stream for good: its id is never written again. For an Order
+        // that is a reused order id; the saga ends without effects, as for any refusal.
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: decider.aggregateType === 'Order' ? 'ORDER_ALREADY_EXISTS' : err.code,
           nonRetryable: true,
           category: ApplicationFailureCategory.BENIGN,
         });
