@@ -216,6 +216,7 @@ export function openApiDocument(): object {
           globalPosition: int,
           eventsProcessed: int,
           lagEvents: int,
+          lagExact: { type: 'boolean' },
           lagSeconds: { type: 'number', minimum: 0 },
           lastError: nullableStr,
           updatedAt: time,

@@ -63,8 +63,20 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   'ops.css': { file: path.join(__dirname, 'assets', 'ops.css'), type: 'text/css' },
 };
 
-/** The longest a snapshot waits for the projections to apply what woke it. */
-const CATCH_UP_WAIT_MS = 1500;
+/**
+ * The pauses between looks at the projections while a snapshot waits for them to apply what
+ * woke it (1.5 s in all). Growing pauses: a projection stalled behind an open transaction
+ * costs six status queries per wake-up, not one every 25 ms.
+ */
+export const CATCH_UP_PAUSES_MS = [25, 75, 150, 250, 400, 600] as const;
+
+/** The shortest time between the starts of two snapshots (wake-ups in between coalesce). */
+export const MIN_REFRESH_MS = 250;
+
+/** How long a wake-up that comes `sinceLastMs` after the last snapshot started waits. */
+export function refreshDelay(sinceLastMs: number, minRefreshMs = MIN_REFRESH_MS): number {
+  return Math.max(0, Math.min(minRefreshMs, minRefreshMs - sinceLastMs));
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -111,6 +123,7 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
   let closed = false;
   let running: Promise<void> | undefined;
   let again = false;
+  let lastStart = 0;
 
   async function refreshSagas(): Promise<void> {
     try {
@@ -158,11 +171,10 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
 
   /** Waits (boundedly) until no projection lags, so the snapshot shows what woke it. */
   async function caughtUp(): Promise<void> {
-    const deadline = Date.now() + CATCH_UP_WAIT_MS;
-    while (Date.now() < deadline) {
+    for (const pause of CATCH_UP_PAUSES_MS) {
       const status = await projectionStatus(deps.readDb);
       if (status.every((p) => p.lagEvents === 0 || p.status === 'failed')) return;
-      await sleep(25);
+      await sleep(pause);
     }
   }
 
@@ -177,14 +189,22 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
     for (const res of clients) send(res, body);
   }
 
-  /** Coalesces wake-ups: one broadcast at a time, and one more for whatever came during it. */
+  /**
+   * Coalesces wake-ups: one broadcast at a time, at most one start per MIN_REFRESH_MS, and one
+   * more for whatever came during it, so a busy log refreshes the page four times a second.
+   */
   function wake(waitForProjections = true): void {
     if (closed) return;
     if (running) {
       again = true;
       return;
     }
-    running = broadcast(waitForProjections)
+    const delay = refreshDelay(Date.now() - lastStart);
+    running = sleep(delay)
+      .then(() => {
+        lastStart = Date.now();
+        return closed ? undefined : broadcast(waitForProjections);
+      })
       .catch((err) => deps.logger?.warn({ err }, 'operations page snapshot failed'))
       .finally(() => {
         running = undefined;
