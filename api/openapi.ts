@@ -220,6 +220,7 @@ export function openApiDocument(): object {
           lagSeconds: { type: 'number', minimum: 0 },
           lastError: nullableStr,
           updatedAt: time,
+          deadLetters: int,
         }),
       },
     },

@@ -6,12 +6,14 @@ import * as m0001 from './0001_event_store';
 import * as m0002 from './0002_read_models';
 import * as m0003 from './0003_event_store_codecs_retention';
 import * as m0004 from './0004_log_archive_reads';
+import * as m0007 from './0007_projection_dead_letters';
 
 const migrations: Record<string, Migration> = {
   '0001_event_store': m0001,
   '0002_read_models': m0002,
   '0003_event_store_codecs_retention': m0003,
   '0004_log_archive_reads': m0004,
+  '0007_projection_dead_letters': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

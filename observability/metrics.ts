@@ -96,6 +96,15 @@ export function createMetrics(options: MetricsOptions = {}) {
       },
     });
     new Gauge({
+      name: 'projection_dead_letters',
+      help: 'Events each projection could not fold and set aside (parked in projection_dead_letters)',
+      labelNames: ['projection'] as const,
+      registers: [registry],
+      async collect() {
+        for (const p of await status()) this.set({ projection: p.name }, p.deadLetters);
+      },
+    });
+    new Gauge({
       name: 'postgres_oldest_transaction_age_seconds',
       help: 'Age of the oldest open transaction with an xid (holds back projection reads)',
       registers: [registry],

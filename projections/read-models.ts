@@ -222,6 +222,8 @@ export interface ProjectionStatus {
   lagSeconds: number;
   lastError: string | null;
   updatedAt: string;
+  /** Events set aside in projection_dead_letters and still parked. */
+  deadLetters: number;
 }
 
 export interface ProjectionHealth {
@@ -248,13 +250,16 @@ export async function projectionHealth(db: Kysely<ProjectionDb>): Promise<Projec
     lag_events: string;
     lag_exact: boolean;
     oldest_pending: Date | null;
+    dead_letters: string;
   }>`
     SELECT tx.age AS tx_age, p.*
     FROM (SELECT extract(epoch FROM now() - min(xact_start))::float8 AS age
           FROM pg_stat_activity
           WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()) tx
     LEFT JOIN LATERAL (
-      SELECT c.*, lag.n AS lag_events, lag.exact AS lag_exact, lag.oldest AS oldest_pending
+      SELECT c.*, lag.n AS lag_events, lag.exact AS lag_exact, lag.oldest AS oldest_pending,
+             (SELECT count(*) FROM projection_dead_letters d
+              WHERE d.projection = c.name AND d.status = 'parked') AS dead_letters
       FROM projection_checkpoints c
       CROSS JOIN LATERAL (${sql.raw(lagSelect('c.transaction_id', 'c.global_position'))}) lag
     ) p ON true
@@ -279,6 +284,7 @@ export async function projectionHealth(db: Kysely<ProjectionDb>): Promise<Projec
                 : 0,
               lastError: r.last_error,
               updatedAt: r.updated_at.toISOString(),
+              deadLetters: Number(r.dead_letters),
             },
           ],
     ),
