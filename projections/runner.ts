@@ -25,7 +25,11 @@ export interface RunnerOptions {
   batchSize?: number;
   /** Longest wait between two looks at the log when no notification comes. */
   pollIntervalMs?: number;
-  /** How often a standby runner tries to take the lock. */
+  /**
+   * A standby waits for the lock on its one connection (pg_advisory_lock under lock_timeout,
+   * so it takes over the moment the holder's session ends); this is how long each wait lasts
+   * before it looks whether the runner is stopping (default 10 s).
+   */
   standbyRetryMs?: number;
   /** LISTEN for new events (default true); false leaves polling only. */
   listen?: boolean;
@@ -117,6 +121,8 @@ export class ProjectionRunner {
   private readonly positions = new Map<string, number>();
   /** Failed attempts at an event, per projection and event id, until it folds or is set aside. */
   private readonly attempts = new Map<string, number>();
+  /** Backend pids of the connections waiting for a lock: stop() cancels their waits. */
+  private readonly waiting = new Set<number>();
   readonly states = new Map<string, RunnerState>();
 
   constructor(private readonly options: RunnerOptions) {
@@ -139,9 +145,36 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeAll();
+    await this.cancelWaits();
     await Promise.all(this.loops);
     await this.listener?.end().catch(() => undefined);
     await this.listenerLoop;
+  }
+
+  /**
+   * Cancels the standbys' lock waits on the server: a backend blocked on a lock does not notice
+   * its client leaving, and would hold its connection (and might take the lock) until
+   * lock_timeout.
+   */
+  private async cancelWaits(): Promise<void> {
+    if (this.waiting.size === 0) return;
+    const client = new pg.Client(
+      connectionOptions(this.options.databaseUrl, 'projection-standby-cancel'),
+    );
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) pid', [
+        [...this.waiting],
+      ]);
+    } catch (err) {
+      this.options.logger?.warn(
+        { err },
+        'cannot cancel standby lock waits; they end at lock_timeout',
+      );
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   /** Keeps LISTEN domain_events open, reconnecting when the connection drops. */
@@ -204,17 +237,7 @@ export class ProjectionRunner {
       client.on('error', () => undefined);
       try {
         await client.connect();
-        const { rows } = await client.query<{ locked: boolean }>(
-          `SELECT pg_try_advisory_lock(${LOCK_SQL}) AS locked`,
-          [projection.name],
-        );
-        if (!rows[0]?.locked) {
-          if (this.states.get(projection.name) !== 'standby') log?.info('projection on standby');
-          this.states.set(projection.name, 'standby');
-          await client.end();
-          await this.sleep(this.options.standbyRetryMs ?? 1000);
-          continue;
-        }
+        if (!(await this.takeLock(client, projection.name, log))) continue;
         this.states.set(projection.name, 'active');
         log?.info('projection active');
         await this.run(projection, client, log);
@@ -232,6 +255,43 @@ export class ProjectionRunner {
       }
     }
     this.states.set(projection.name, 'stopped');
+  }
+
+  /**
+   * Takes the projection's lock, or stands by on this same connection until it can: no
+   * reconnect per attempt, and the takeover comes as soon as the holder's session ends.
+   * False when the runner stopped meanwhile.
+   */
+  private async takeLock(client: pg.Client, name: string, log?: Logger): Promise<boolean> {
+    const { rows } = await client.query<{ locked: boolean }>(
+      `SELECT pg_try_advisory_lock(${LOCK_SQL}) AS locked`,
+      [name],
+    );
+    if (rows[0]?.locked) return true;
+    if (this.states.get(name) !== 'standby') log?.info('projection on standby');
+    this.states.set(name, 'standby');
+    const waitMs = this.options.standbyRetryMs ?? 10_000;
+    const { rows: me } = await client.query<{ pid: number }>(
+      `SELECT pg_backend_pid() AS pid, set_config('lock_timeout', $1, false)`,
+      [String(Math.max(1, Math.round(waitMs)))],
+    );
+    const pid = me[0]!.pid;
+    this.waiting.add(pid);
+    try {
+      while (!this.stopped) {
+        try {
+          await client.query(`SELECT pg_advisory_lock(${LOCK_SQL})`, [name]);
+          await client.query('SET lock_timeout = 0');
+          return true;
+        } catch (err) {
+          // 55P03 lock_not_available: the wait timed out; wait again unless stopping.
+          if ((err as { code?: unknown }).code !== '55P03') throw err;
+        }
+      }
+      return false;
+    } finally {
+      this.waiting.delete(pid);
+    }
   }
 
   private async run(projection: Projection, client: pg.Client, log?: Logger): Promise<void> {
