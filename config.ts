@@ -66,6 +66,8 @@ export interface Config {
   payment: { confirmationThresholdCents: number; confirmationTimeoutMs: number };
   /** Connections of `npm run worker`'s pool, and so its activity slots (never more). */
   workerDbPoolMax: number;
+  /** The most connections one process may open to DATABASE_URL (connection-budget.ts). */
+  dbConnectionBudget: number;
   /** Sagas started by the API and the CLI run their event-store steps as local activities. */
   sagaLocalActivities: boolean;
   /** Sagas started by the API and the CLI carry the path stamp (workflows/saga-paths.ts). */
@@ -310,6 +312,7 @@ export function loadConfig(env: Env = process.env): Config {
       ),
     },
     workerDbPoolMax: parse(env, 'WORKER_DB_POOL_MAX', integer(1, 1000), 20),
+    dbConnectionBudget: parse(env, 'DB_CONNECTION_BUDGET', integer(1, 100_000), 40),
     sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
     sagaPathStamp: parse(env, 'SAGA_PATH_STAMP', boolean, true),
     workflowIsolateTimeoutMs: parse(env, 'WORKFLOW_ISOLATE_TIMEOUT', durationOrOff, 0),
