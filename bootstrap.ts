@@ -5,7 +5,7 @@
 import type { Server } from 'node:http';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { createApp } from './api/app';
 import { createOpsPage } from './api/ops/ops-page';
@@ -14,6 +14,12 @@ import { orderRecordsOf } from './application/order-creation';
 import { temporalUiUrl } from './cli/connect';
 import { createOrderClient, type OrderClient } from './client/order-client';
 import type { Config } from './config';
+import {
+  assertServerCanHonour,
+  assertWithinBudget,
+  bootstrapPoolMax,
+  plannedConnections,
+} from './connection-budget';
 import {
   closeDb,
   createDb,
@@ -111,15 +117,27 @@ export async function startPieces(
     ...config.temporal,
     address: options.temporalAddress ?? config.temporal.address,
   });
+  // The most this process can open to DATABASE_URL, refused before anything connects.
+  const plan = plannedConnections({
+    pieces: options.pieces,
+    workerDbPoolMax: config.workerDbPoolMax,
+    projections: allProjections.length,
+  });
+  assertWithinBudget(plan, config.dbConnectionBudget);
   installTemporalRuntime(log, { metricsAddress: config.temporal.metricsAddress });
   const shutdown = new ShutdownSequence(log);
   try {
     const pool = createPool(databaseUrl, {
       applicationName: `order-saga-${options.pieces.join('+')}`,
-      max: 10,
+      max: bootstrapPoolMax(options.pieces),
     });
     const db = createDb<ProjectionDb>(pool);
     shutdown.push('database pool', () => closeDb(db));
+    const { rows: server } = await sql<{ usable: number }>`
+      SELECT current_setting('max_connections')::int
+             - current_setting('superuser_reserved_connections')::int AS usable`.execute(db);
+    assertServerCanHonour(config.dbConnectionBudget, server[0]!.usable);
+    log.info({ connections: plan.total, budget: config.dbConnectionBudget }, 'connection budget');
     if (options.migrate) await migrateToLatest(db);
     const metrics = createMetrics({ db });
     const storeOptions = eventStoreOptionsFromConfig(config.eventStore, {

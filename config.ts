@@ -74,6 +74,8 @@ export interface Config {
   workerDbPoolMax: number;
   /** host:port where a process running the worker serves GET /livez (unset: off). */
   workerHealthAddress: string | undefined;
+  /** The most connections one process may open to DATABASE_URL (connection-budget.ts). */
+  dbConnectionBudget: number;
   /** Sagas started by the API and the CLI run their event-store steps as local activities. */
   sagaLocalActivities: boolean;
   /** Sagas started by the API and the CLI carry the path stamp (workflows/saga-paths.ts). */
@@ -316,6 +318,7 @@ export function loadConfig(env: Env = process.env): Config {
       z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9465'),
       undefined,
     ),
+    dbConnectionBudget: parse(env, 'DB_CONNECTION_BUDGET', integer(1, 100_000), 40),
     sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
     sagaPathStamp: parse(env, 'SAGA_PATH_STAMP', boolean, true),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),

@@ -1,6 +1,7 @@
-// `npm run projections -- status | rebuild NAME`: positions and lag of every projection, and
-// a rebuild from position 0 into shadow tables swapped in at the end (readers never see a
-// half-built read model; the running projector carries on from the rebuilt checkpoint).
+// `npm run projections -- status | rebuild NAME | dead-letters | retry ID | skip ID`: positions
+// and lag of every projection; a rebuild from position 0 into shadow tables swapped in at the
+// end (readers never see a half-built read model; the running projector carries on from the
+// rebuilt checkpoint); and the events projections set aside because they could not fold them.
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { loadConfigOrExit } from '../config';
@@ -14,8 +15,11 @@ import {
 import {
   allProjections,
   findProjection,
+  listDeadLetters,
   projectionStatus,
   rebuildProjection,
+  retryDeadLetter,
+  skipDeadLetter,
 } from '../projections';
 import { action, connectDatabase, stackDatabaseUrl } from './connect';
 
@@ -34,7 +38,8 @@ program
         for (const r of rows) {
           process.stdout.write(
             `${r.name.padEnd(16)} ${r.status.padEnd(8)} position ${r.globalPosition} ` +
-              `lag ${r.lagEvents} events / ${r.lagSeconds.toFixed(1)} s` +
+              `lag ${r.lagExact ? '' : '~'}${r.lagEvents} events / ${r.lagSeconds.toFixed(1)} s` +
+              (r.deadLetters > 0 ? ` / ${r.deadLetters} set aside` : '') +
               (r.lastError ? `\n  error: ${r.lastError}` : '') +
               '\n',
           );
@@ -89,9 +94,85 @@ program
             `${Math.round(result.events / Math.max(result.ms / 1000, 0.001))} events/s; ` +
             `swapped in at position ${result.checkpoint.globalPosition}.\n`,
         );
+        if (result.skipped.length > 0) {
+          process.stdout.write(
+            `Skipped ${result.skipped.length} event(s) it could not fold (now in dead-letters):\n`,
+          );
+          for (const s of result.skipped) process.stdout.write(`  ${s.error}\n`);
+        }
       } finally {
         bar.stop();
         await db.destroy();
+      }
+    }),
+  );
+
+const parseId = (raw: string): number => {
+  const id = Number(raw);
+  if (!Number.isSafeInteger(id) || id < 1)
+    throw new Error(`dead letter id must be a positive integer, got "${raw}"`);
+  return id;
+};
+
+program
+  .command('dead-letters')
+  .description('events the projections set aside because they could not fold them')
+  .option('--all', 'include the retried and skipped ones')
+  .action(
+    action(async (opts: { all?: boolean }) => {
+      const { db, close } = await connectDatabase(config);
+      try {
+        const rows = await listDeadLetters(db, { all: opts.all === true });
+        if (rows.length === 0) process.stdout.write('No event is set aside.\n');
+        for (const d of rows)
+          process.stdout.write(
+            `${String(d.id).padEnd(6)} ${d.projection.padEnd(16)} ${d.status.padEnd(8)} ` +
+              `${d.globalPosition} ${d.eventType} ${d.stream} v${d.version} ` +
+              `(${d.attempts} attempts)\n  ${d.error}\n`,
+          );
+      } finally {
+        await close();
+      }
+    }),
+  );
+
+program
+  .command('retry')
+  .description('fold a set-aside event into its read model now (after a fix)')
+  .argument('<id>', 'dead letter id')
+  .action(
+    action(async (raw: string) => {
+      const id = parseId(raw);
+      const url = stackDatabaseUrl(config);
+      const pool = createPool(url, { max: 2, applicationName: 'order-saga-dead-letters' });
+      const db = createDb<EventStoreTables>(pool);
+      try {
+        const d = await retryDeadLetter({
+          databaseUrl: url,
+          store: createEventStore(db, eventStoreOptionsFromConfig(config.eventStore)),
+          projections: allProjections,
+          id,
+        });
+        process.stdout.write(`Dead letter ${d.id} folded into ${d.projection}.\n`);
+      } finally {
+        await db.destroy();
+      }
+    }),
+  );
+
+program
+  .command('skip')
+  .description('drop a set-aside event for good (its read model stays without it)')
+  .argument('<id>', 'dead letter id')
+  .action(
+    action(async (raw: string) => {
+      const id = parseId(raw);
+      const { db, close } = await connectDatabase(config);
+      try {
+        const d = await skipDeadLetter(db, id);
+        process.stdout.write(`Dead letter ${d.id} of ${d.projection} skipped.\n`);
+      } finally {
+        await close();
       }
     }),
   );

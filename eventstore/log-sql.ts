@@ -39,7 +39,7 @@ export function logRelation(alias = 'e', columns: readonly string[] = LOG_COLUMN
  */
 export function visibleAfter(alias: string, txParam: string, posParam: string): string {
   return (
-    `(${alias}.transaction_id, ${alias}.global_position) > (${txParam}::xid8, ${posParam}::bigint)` +
+    committedAfter(alias, txParam, posParam) +
     ` AND ${alias}.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`
   );
 }
@@ -76,8 +76,38 @@ export const NARROW_READ_ALL_SQL = `
   ORDER BY ${logOrder('e')}
   LIMIT $3`;
 
-/** What a reader at ($1, $2) has still to read: how many events, and the oldest one's time. */
-export const LAG_SQL = `
-  SELECT count(*) AS n, min(e.created_at) AS oldest
-  FROM ${logRelation('e', ['transaction_id', 'global_position', 'created_at'])}
-  WHERE ${visibleAfter('e', '$1', '$2')}`;
+/** Rows after the checkpoint `(txParam, posParam)` that are committed, readable or not yet. */
+export function committedAfter(alias: string, txParam: string, posParam: string): string {
+  return `(${alias}.transaction_id, ${alias}.global_position) > (${txParam}::xid8, ${posParam}::bigint)`;
+}
+
+/** Unread events are counted one by one up to this many; beyond, estimated from positions. */
+export const LAG_COUNT_CAP = 10_000;
+
+/**
+ * What a reader at the checkpoint `(txExpr, posExpr)` has still to read: `n` events, whether
+ * that figure is `exact`, and when the `oldest` unread event was written. Lag counts every
+ * committed event after the checkpoint, including those still behind pg_snapshot_xmin: a
+ * transaction left open anywhere in the cluster stops readers, and the lag must show that
+ * stall, not hide it. Bounded whatever the backlog: the count stops at LAG_COUNT_CAP rows;
+ * beyond, the difference of global positions (an identity column: exact but for positions
+ * burned by rolled-back appends) stands in; the oldest unread event is the first one in log
+ * order, one index probe.
+ */
+export function lagSelect(txExpr: string, posExpr: string): string {
+  const rel = logRelation('e', ['transaction_id', 'global_position', 'created_at']);
+  const after = committedAfter('e', txExpr, posExpr);
+  return `
+    SELECT CASE WHEN counted.n < ${LAG_COUNT_CAP} THEN counted.n
+                ELSE GREATEST(counted.n,
+                  (SELECT coalesce(max(global_position), 0) FROM domain_events) - ${posExpr})
+           END AS n,
+           counted.n < ${LAG_COUNT_CAP} AS exact,
+           (SELECT e.created_at FROM ${rel} WHERE ${after} ORDER BY ${logOrder('e')} LIMIT 1)
+             AS oldest
+    FROM (SELECT count(*) AS n FROM (SELECT 1 FROM ${rel} WHERE ${after}
+                                      LIMIT ${LAG_COUNT_CAP}) capped) counted`;
+}
+
+/** Lag of a reader at ($1 transaction id, $2 position); see lagSelect. */
+export const LAG_SQL = lagSelect('$1', '$2');

@@ -46,7 +46,7 @@ export async function readAggregate(
   stream: StreamName,
   snapshotVersion: number,
 ): Promise<AggregateRead> {
-  const values = [stream.type, stream.id, snapshotVersion, ctx.upcasters.fingerprint()];
+  const values = [stream.type, stream.id, snapshotVersion, ctx.upcasters.chainVersion(stream.type)];
   const rows = await runStatement<Row>(ctx, READ_AGGREGATE_SQL, values, 'es_read_aggregate_v2');
 
   const first = rows[0];

@@ -24,7 +24,7 @@ export interface AggregateSnapshotsTable {
   aggregate_id: string;
   version: number;
   snapshot_version: number;
-  /** UpcasterRegistry.fingerprint() of the set the state was folded under. */
+  /** UpcasterRegistry.chainVersion(aggregate_type) the state was folded under. */
   upcaster_set: Generated<string>;
   snapshot_data: unknown;
   snapshot_data_bytes: Buffer | null;

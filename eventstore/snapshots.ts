@@ -25,7 +25,7 @@ export async function readSnapshot(
     .where('aggregate_type', '=', stream.type)
     .where('aggregate_id', '=', stream.id)
     .where('snapshot_version', '=', snapshotVersion)
-    .where('upcaster_set', '=', ctx.upcasters.fingerprint())
+    .where('upcaster_set', '=', ctx.upcasters.chainVersion(stream.type))
     .orderBy('version', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -54,7 +54,7 @@ export async function writeSnapshot(
     aggregate_id: stream.id,
     version: snapshot.version,
     snapshot_version: snapshotVersion,
-    upcaster_set: ctx.upcasters.fingerprint(),
+    upcaster_set: ctx.upcasters.chainVersion(stream.type),
     snapshot_data: encoded.bytes ? null : JSON.stringify(encoded.json),
     snapshot_data_bytes: encoded.bytes,
     codec: encoded.codec,

@@ -8,6 +8,7 @@ import * as m0003 from './0003_event_store_codecs_retention';
 import * as m0004 from './0004_log_archive_reads';
 import * as m0005 from './0005_log_retention_tombstones';
 import * as m0006 from './0006_log_rebase';
+import * as m0007 from './0007_projection_dead_letters';
 
 const migrations: Record<string, Migration> = {
   '0001_event_store': m0001,
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0004_log_archive_reads': m0004,
   '0005_log_retention_tombstones': m0005,
   '0006_log_rebase': m0006,
+  '0007_projection_dead_letters': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -4,7 +4,7 @@
 import type { Kysely } from 'kysely';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StreamName } from '../eventstore';
-import { oldestTransactionAgeSeconds, projectionStatus } from '../projections/read-models';
+import { type ProjectionHealth, projectionHealth } from '../projections/read-models';
 import type { ProjectionDb } from '../projections/schema';
 import type { BatchInfo } from '../projections/runner';
 
@@ -48,8 +48,16 @@ export function createMetrics(options: MetricsOptions = {}) {
   const db = options.db;
   if (db) {
     // Measured at scrape time from the checkpoints, so any process exposing /metrics sees
-    // every projection, whichever runner is active.
-    const status = () => projectionStatus(db);
+    // every projection, whichever runner is active. prom-client collects every gauge of a
+    // scrape at once: they share one in-flight query, so a scrape costs one statement.
+    let inFlight: Promise<ProjectionHealth> | undefined;
+    const health = (): Promise<ProjectionHealth> => {
+      inFlight ??= projectionHealth(db).finally(() => {
+        inFlight = undefined;
+      });
+      return inFlight;
+    };
+    const status = async () => (await health()).projections;
     new Gauge({
       name: 'projection_position',
       help: 'Global position of the last event each projection has applied',
@@ -61,7 +69,7 @@ export function createMetrics(options: MetricsOptions = {}) {
     });
     new Gauge({
       name: 'projection_lag_events',
-      help: 'Events in the log that each projection has not applied yet',
+      help: 'Committed events each projection has not applied yet (readable or behind an open transaction)',
       labelNames: ['projection'] as const,
       registers: [registry],
       async collect() {
@@ -70,7 +78,7 @@ export function createMetrics(options: MetricsOptions = {}) {
     });
     new Gauge({
       name: 'projection_lag_seconds',
-      help: 'Age of the oldest event each projection has not applied yet',
+      help: 'Age of the oldest committed event each projection has not applied yet',
       labelNames: ['projection'] as const,
       registers: [registry],
       async collect() {
@@ -88,11 +96,20 @@ export function createMetrics(options: MetricsOptions = {}) {
       },
     });
     new Gauge({
+      name: 'projection_dead_letters',
+      help: 'Events each projection could not fold and set aside (parked in projection_dead_letters)',
+      labelNames: ['projection'] as const,
+      registers: [registry],
+      async collect() {
+        for (const p of await status()) this.set({ projection: p.name }, p.deadLetters);
+      },
+    });
+    new Gauge({
       name: 'postgres_oldest_transaction_age_seconds',
       help: 'Age of the oldest open transaction with an xid (holds back projection reads)',
       registers: [registry],
       async collect() {
-        this.set(await oldestTransactionAgeSeconds(db));
+        this.set((await health()).oldestTransactionAgeSeconds);
       },
     });
   }

@@ -18,3 +18,4 @@ export * from './schema';
 export * from './runner';
 export * from './rebuild';
 export * from './read-models';
+export * from './dead-letters';

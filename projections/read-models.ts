@@ -2,7 +2,7 @@
 // camelCase shapes with money in integer cents.
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { OrdersTable, ProjectionDb } from './schema';
-import { logRelation, visibleAfter } from '../eventstore/log-sql';
+import { lagSelect } from '../eventstore/log-sql';
 
 const iso = (v: Date | string | null) => (v === null ? null : new Date(v).toISOString());
 
@@ -205,10 +205,7 @@ export async function findCredit(
 
 /** Age of the oldest open transaction: it holds back every reader of the global log. */
 export async function oldestTransactionAgeSeconds(db: Kysely<ProjectionDb>): Promise<number> {
-  const { rows } = await sql<{ age: number | null }>`
-    SELECT extract(epoch FROM now() - min(xact_start))::float8 AS age
-    FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()`.execute(db);
-  return Math.max(0, rows[0]?.age ?? 0);
+  return (await projectionHealth(db)).oldestTransactionAgeSeconds;
 }
 
 export interface ProjectionStatus {
@@ -217,16 +214,33 @@ export interface ProjectionStatus {
   transactionId: string;
   globalPosition: number;
   eventsProcessed: number;
+  /** Committed events not applied yet, readable or still behind an open transaction. */
   lagEvents: number;
+  /** false: lagEvents is above LAG_COUNT_CAP and estimated from global positions. */
+  lagExact: boolean;
+  /** Age of the oldest committed event not applied yet. */
   lagSeconds: number;
   lastError: string | null;
   updatedAt: string;
+  /** Events set aside in projection_dead_letters and still parked. */
+  deadLetters: number;
 }
 
-/** Positions and lag of every projection, measured against the visible end of the log. */
-export async function projectionStatus(db: Kysely<ProjectionDb>): Promise<ProjectionStatus[]> {
+export interface ProjectionHealth {
+  projections: ProjectionStatus[];
+  /** Age of the oldest open transaction with an xid: it holds back every reader of the log. */
+  oldestTransactionAgeSeconds: number;
+}
+
+/**
+ * Positions and lag of every projection and the age of the oldest open transaction, in one
+ * statement whose cost is bounded whatever the backlog (lagSelect): a scrape or a page refresh
+ * costs one round trip.
+ */
+export async function projectionHealth(db: Kysely<ProjectionDb>): Promise<ProjectionHealth> {
   const { rows } = await sql<{
-    name: string;
+    tx_age: number | null;
+    name: string | null;
     status: string;
     transaction_id: string;
     global_position: string;
@@ -234,27 +248,50 @@ export async function projectionStatus(db: Kysely<ProjectionDb>): Promise<Projec
     last_error: string | null;
     updated_at: Date;
     lag_events: string;
+    lag_exact: boolean;
     oldest_pending: Date | null;
+    dead_letters: string;
   }>`
-    SELECT c.*, lag.n AS lag_events, lag.oldest AS oldest_pending
-    FROM projection_checkpoints c
-    CROSS JOIN LATERAL (
-      SELECT count(*) AS n, min(e.created_at) AS oldest
-      FROM ${sql.raw(logRelation('e', ['transaction_id', 'global_position', 'created_at']))}
-      WHERE ${sql.raw(visibleAfter('e', 'c.transaction_id', 'c.global_position'))}
-    ) lag
-    ORDER BY c.name`.execute(db);
-  return rows.map((r) => ({
-    name: r.name,
-    status: r.status,
-    transactionId: r.transaction_id,
-    globalPosition: Number(r.global_position),
-    eventsProcessed: Number(r.events_processed),
-    lagEvents: Number(r.lag_events),
-    lagSeconds: r.oldest_pending
-      ? Math.max(0, (Date.now() - r.oldest_pending.getTime()) / 1000)
-      : 0,
-    lastError: r.last_error,
-    updatedAt: r.updated_at.toISOString(),
-  }));
+    SELECT tx.age AS tx_age, p.*
+    FROM (SELECT extract(epoch FROM now() - min(xact_start))::float8 AS age
+          FROM pg_stat_activity
+          WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()) tx
+    LEFT JOIN LATERAL (
+      SELECT c.*, lag.n AS lag_events, lag.exact AS lag_exact, lag.oldest AS oldest_pending,
+             (SELECT count(*) FROM projection_dead_letters d
+              WHERE d.projection = c.name AND d.status = 'parked') AS dead_letters
+      FROM projection_checkpoints c
+      CROSS JOIN LATERAL (${sql.raw(lagSelect('c.transaction_id', 'c.global_position'))}) lag
+    ) p ON true
+    ORDER BY p.name`.execute(db);
+  const now = Date.now();
+  return {
+    oldestTransactionAgeSeconds: Math.max(0, rows[0]?.tx_age ?? 0),
+    projections: rows.flatMap((r) =>
+      r.name === null
+        ? []
+        : [
+            {
+              name: r.name,
+              status: r.status,
+              transactionId: r.transaction_id,
+              globalPosition: Number(r.global_position),
+              eventsProcessed: Number(r.events_processed),
+              lagEvents: Number(r.lag_events),
+              lagExact: r.lag_exact,
+              lagSeconds: r.oldest_pending
+                ? Math.max(0, (now - r.oldest_pending.getTime()) / 1000)
+                : 0,
+              lastError: r.last_error,
+              updatedAt: r.updated_at.toISOString(),
+              deadLetters: Number(r.dead_letters),
+            },
+          ],
+    ),
+  };
+}
+
+/** Positions and lag of every projection (projectionHealth without the transaction age). */
+export async function projectionStatus(db: Kysely<ProjectionDb>): Promise<ProjectionStatus[]> {
+  return (await projectionHealth(db)).projections;
 }

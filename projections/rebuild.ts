@@ -7,7 +7,8 @@ import type { Checkpoint, EventStore, RecordedEvent } from '../eventstore';
 import { logRelation, START } from '../eventstore';
 import { projectionReadAll } from './log-reader';
 import { type Projection, ProjectionApplyError, quoteIdent } from './projection';
-import { connectionOptions, handledEvents, isEventFault } from './runner';
+import { insertDeadLetter, type SetAside } from './dead-letters';
+import { connectionOptions, handledEvents, isEventFault, isFoldFault } from './runner';
 
 export interface RebuildOptions {
   databaseUrl: string;
@@ -17,6 +18,8 @@ export interface RebuildOptions {
   batchSize?: number;
   /** Called after each batch: events read so far, and the size of the log when we started. */
   onProgress?: (done: number, total: number) => void;
+  /** Attempts at an event whose fold throws before the rebuild skips it (default 3). */
+  deadLetterAfter?: number;
 }
 
 export interface RebuildResult {
@@ -24,6 +27,11 @@ export interface RebuildResult {
   applied: number;
   checkpoint: Checkpoint;
   ms: number;
+  /**
+   * Events the rebuild could not fold and skipped. They replace the projection's parked dead
+   * letters when the rebuild is swapped in (the rebuild replayed the old ones too).
+   */
+  skipped: SetAside[];
 }
 
 /** An event the projection cannot decode or apply: nothing was swapped in. */
@@ -86,6 +94,36 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     let events = 0;
     let applied = 0;
     let lastEventAt: Date | null = null;
+    const skipped: SetAside[] = [];
+    const limit = options.deadLetterAfter ?? 3;
+    /** Folds the events of a batch one at a time; those that keep throwing are skipped. */
+    const oneByOne = async (handled: readonly RecordedEvent[]): Promise<RecordedEvent[]> => {
+      const folded: RecordedEvent[] = [];
+      for (const event of handled) {
+        for (let attempt = 1; ; attempt++) {
+          await client.query('SAVEPOINT rebuild_event');
+          try {
+            await projection.apply(shadow, [event]);
+            await client.query('RELEASE SAVEPOINT rebuild_event');
+            folded.push(event);
+            break;
+          } catch (err) {
+            await client.query('ROLLBACK TO SAVEPOINT rebuild_event');
+            if (isEventFault(err) || !(await isFoldFault(client, err))) throw err;
+            if (attempt >= limit) {
+              const message = err instanceof Error ? err.message : String(err);
+              skipped.push({
+                event,
+                attempts: attempt,
+                error: `event ${event.globalPosition} (${event.type} ${event.streamType}-${event.streamId} v${event.version}): ${message}`,
+              });
+              break;
+            }
+          }
+        }
+      }
+      return folded;
+    };
     /** Applies everything visible after `checkpoint` to the shadow tables. */
     const catchUp = async (inTransaction: boolean) => {
       for (;;) {
@@ -95,7 +133,17 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
         let handled: RecordedEvent[];
         try {
           handled = handledEvents(projection, batch.events);
-          if (handled.length > 0) await projection.apply(shadow, handled);
+          if (handled.length > 0) {
+            await client.query('SAVEPOINT rebuild_batch');
+            try {
+              await projection.apply(shadow, handled);
+            } catch (err) {
+              await client.query('ROLLBACK TO SAVEPOINT rebuild_batch');
+              if (isEventFault(err) || !(await isFoldFault(client, err))) throw err;
+              handled = await oneByOne(handled);
+            }
+            await client.query('RELEASE SAVEPOINT rebuild_batch');
+          }
         } catch (err) {
           if (!isEventFault(err)) throw err;
           const reason = err instanceof Error ? err.message : String(err);
@@ -149,6 +197,11 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
         }
       }
       await client.query(
+        `DELETE FROM projection_dead_letters WHERE projection = $1 AND status = 'parked'`,
+        [projection.name],
+      );
+      for (const aside of skipped) await insertDeadLetter(client, projection.name, aside);
+      await client.query(
         `UPDATE projection_checkpoints
          SET transaction_id = $2::xid8, global_position = $3, events_processed = $4,
              status = 'running', last_error = NULL, last_event_at = $5, updated_at = now()
@@ -166,7 +219,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
-    return { events, applied, checkpoint, ms: Date.now() - started };
+    return { events, applied, checkpoint, ms: Date.now() - started, skipped };
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -12,6 +12,7 @@ import {
   NOTIFY_CHANNEL,
   type RecordedEvent,
 } from '../eventstore';
+import { setAsideAndMove, type SetAside } from './dead-letters';
 import { type LogBatch, LogReader, undecodableReason } from './log-reader';
 import { liveTables, type Projection, ProjectionApplyError } from './projection';
 
@@ -24,13 +25,27 @@ export interface RunnerOptions {
   batchSize?: number;
   /** Longest wait between two looks at the log when no notification comes. */
   pollIntervalMs?: number;
-  /** How often a standby runner tries to take the lock. */
+  /**
+   * A standby waits for the lock on its one connection (pg_advisory_lock under lock_timeout,
+   * so it takes over the moment the holder's session ends); this is how long each wait lasts
+   * before it looks whether the runner is stopping (default 10 s).
+   */
   standbyRetryMs?: number;
   /** LISTEN for new events (default true); false leaves polling only. */
   listen?: boolean;
   logger?: Logger;
   /** Called after each committed batch (metrics). */
   onBatch?: (info: BatchInfo) => void;
+  /**
+   * Attempts at an event whose fold throws (other than the faults that fail a projection, see
+   * isEventFault) before it is set aside in projection_dead_letters and the projection goes
+   * on (default 3).
+   */
+  deadLetterAfter?: number;
+  /** Pause before the first new attempt at such an event; doubles, up to 2 s (default 200). */
+  retryBackoffMs?: number;
+  /** Called when an event is set aside (metrics, alerts). */
+  onDeadLetter?: (projection: string, aside: SetAside) => void;
 }
 
 export interface BatchInfo {
@@ -65,6 +80,26 @@ export function isEventFault(err: unknown): boolean {
   return err instanceof pg.DatabaseError && typeof code === 'string' && /^2[23]/.test(code);
 }
 
+/** SQLSTATE classes of a passing condition: connection, transaction rollback, resources, locks. */
+const TRANSIENT_SQLSTATE = /^(08|40|53|55|57|58)/;
+
+/**
+ * Whether an error out of a fold (not an isEventFault) is the event's: not a transient
+ * database condition, and the connection still answers. Such an error is retried a few times,
+ * then the event is set aside. `client` must not be inside a failed transaction.
+ */
+export async function isFoldFault(client: pg.ClientBase, err: unknown): Promise<boolean> {
+  const code = (err as { code?: unknown })?.code;
+  if (err instanceof pg.DatabaseError && typeof code === 'string' && TRANSIENT_SQLSTATE.test(code))
+    return false;
+  try {
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function connectionOptions(url: string, applicationName: string): pg.ClientConfig {
   return {
     connectionString: url,
@@ -84,6 +119,10 @@ export class ProjectionRunner {
   private readonly reader: LogReader;
   /** Global position of each active projection of this runner, for pacing the catch-up. */
   private readonly positions = new Map<string, number>();
+  /** Failed attempts at an event, per projection and event id, until it folds or is set aside. */
+  private readonly attempts = new Map<string, number>();
+  /** Backend pids of the connections waiting for a lock: stop() cancels their waits. */
+  private readonly waiting = new Set<number>();
   readonly states = new Map<string, RunnerState>();
 
   constructor(private readonly options: RunnerOptions) {
@@ -106,9 +145,36 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeAll();
+    await this.cancelWaits();
     await Promise.all(this.loops);
     await this.listener?.end().catch(() => undefined);
     await this.listenerLoop;
+  }
+
+  /**
+   * Cancels the standbys' lock waits on the server: a backend blocked on a lock does not notice
+   * its client leaving, and would hold its connection (and might take the lock) until
+   * lock_timeout.
+   */
+  private async cancelWaits(): Promise<void> {
+    if (this.waiting.size === 0) return;
+    const client = new pg.Client(
+      connectionOptions(this.options.databaseUrl, 'projection-standby-cancel'),
+    );
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) pid', [
+        [...this.waiting],
+      ]);
+    } catch (err) {
+      this.options.logger?.warn(
+        { err },
+        'cannot cancel standby lock waits; they end at lock_timeout',
+      );
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   /** Keeps LISTEN domain_events open, reconnecting when the connection drops. */
@@ -171,17 +237,7 @@ export class ProjectionRunner {
       client.on('error', () => undefined);
       try {
         await client.connect();
-        const { rows } = await client.query<{ locked: boolean }>(
-          `SELECT pg_try_advisory_lock(${LOCK_SQL}) AS locked`,
-          [projection.name],
-        );
-        if (!rows[0]?.locked) {
-          if (this.states.get(projection.name) !== 'standby') log?.info('projection on standby');
-          this.states.set(projection.name, 'standby');
-          await client.end();
-          await this.sleep(this.options.standbyRetryMs ?? 1000);
-          continue;
-        }
+        if (!(await this.takeLock(client, projection.name, log))) continue;
         this.states.set(projection.name, 'active');
         log?.info('projection active');
         await this.run(projection, client, log);
@@ -199,6 +255,43 @@ export class ProjectionRunner {
       }
     }
     this.states.set(projection.name, 'stopped');
+  }
+
+  /**
+   * Takes the projection's lock, or stands by on this same connection until it can: no
+   * reconnect per attempt, and the takeover comes as soon as the holder's session ends.
+   * False when the runner stopped meanwhile.
+   */
+  private async takeLock(client: pg.Client, name: string, log?: Logger): Promise<boolean> {
+    const { rows } = await client.query<{ locked: boolean }>(
+      `SELECT pg_try_advisory_lock(${LOCK_SQL}) AS locked`,
+      [name],
+    );
+    if (rows[0]?.locked) return true;
+    if (this.states.get(name) !== 'standby') log?.info('projection on standby');
+    this.states.set(name, 'standby');
+    const waitMs = this.options.standbyRetryMs ?? 10_000;
+    const { rows: me } = await client.query<{ pid: number }>(
+      `SELECT pg_backend_pid() AS pid, set_config('lock_timeout', $1, false)`,
+      [String(Math.max(1, Math.round(waitMs)))],
+    );
+    const pid = me[0]!.pid;
+    this.waiting.add(pid);
+    try {
+      while (!this.stopped) {
+        try {
+          await client.query(`SELECT pg_advisory_lock(${LOCK_SQL})`, [name]);
+          await client.query('SET lock_timeout = 0');
+          return true;
+        } catch (err) {
+          // 55P03 lock_not_available: the wait timed out; wait again unless stopping.
+          if ((err as { code?: unknown }).code !== '55P03') throw err;
+        }
+      }
+      return false;
+    } finally {
+      this.waiting.delete(pid);
+    }
   }
 
   private async run(projection: Projection, client: pg.Client, log?: Logger): Promise<void> {
@@ -245,7 +338,7 @@ export class ProjectionRunner {
           ({ checkpoint, status } = await loadCheckpoint(client, projection.name));
           continue;
         }
-        if (!isEventFault(err)) throw err;
+        if (!isEventFault(err) && !(await isFoldFault(client, err))) throw err;
         // Find the event at fault: apply the batch one event at a time up to it.
         ({ checkpoint, status } = await this.applyOneByOne(
           client,
@@ -306,12 +399,46 @@ export class ProjectionRunner {
       try {
         await this.commit(client, projection, checkpoint, { events: [event], checkpoint: to });
         checkpoint = to;
+        this.attempts.delete(`${projection.name}\u0000${event.eventId}`);
       } catch (err) {
-        if (!isEventFault(err)) throw err;
+        if (err instanceof CheckpointMovedError) throw err;
         const error = err instanceof Error ? err : new Error(String(err));
-        await markFailed(client, projection.name, checkpoint, event, error);
-        log?.error({ err, event: event.globalPosition, type: event.type }, 'projection failed');
-        return { checkpoint, status: 'failed' };
+        if (isEventFault(err)) {
+          await markFailed(client, projection.name, checkpoint, event, error);
+          log?.error({ err, event: event.globalPosition, type: event.type }, 'projection failed');
+          return { checkpoint, status: 'failed' };
+        }
+        if (!(await isFoldFault(client, err))) throw err;
+        const key = `${projection.name}\u0000${event.eventId}`;
+        const attempts = (this.attempts.get(key) ?? 0) + 1;
+        const limit = this.options.deadLetterAfter ?? 3;
+        if (attempts < limit) {
+          this.attempts.set(key, attempts);
+          await recordRetry(
+            client,
+            projection.name,
+            event,
+            error,
+            `attempt ${attempts} of ${limit}`,
+          );
+          log?.warn(
+            { err, event: event.globalPosition, type: event.type, attempts },
+            'projection cannot fold an event; retrying',
+          );
+          const backoff = (this.options.retryBackoffMs ?? 200) * 2 ** (attempts - 1);
+          await new Promise((resolve) => setTimeout(resolve, Math.min(backoff, 2000)));
+          return { checkpoint, status: 'running' };
+        }
+        this.attempts.delete(key);
+        const aside: SetAside = { event, attempts, error: describe(event, error) };
+        if (!(await setAsideAndMove(client, projection.name, checkpoint, aside)))
+          throw new CheckpointMovedError(projection.name);
+        checkpoint = to;
+        this.options.onDeadLetter?.(projection.name, aside);
+        log?.error(
+          { err, event: event.globalPosition, type: event.type, attempts },
+          'event set aside in projection_dead_letters; projection goes on',
+        );
       }
     }
     return { checkpoint, status: 'running' };
@@ -358,7 +485,8 @@ export async function applyBatch(
     const moved = await client.query(
       `UPDATE projection_checkpoints
        SET transaction_id = $2::xid8, global_position = $3,
-           events_processed = events_processed + $4, last_event_at = $5, updated_at = now()
+           events_processed = events_processed + $4, last_event_at = $5, last_error = NULL,
+           updated_at = now()
        WHERE name = $1 AND status = 'running'
          AND transaction_id = $6::xid8 AND global_position = $7`,
       [
@@ -407,6 +535,23 @@ const codeOf = (err: Error) => {
   return typeof code === 'string' ? ` [${code}]` : '';
 };
 
+const describe = (event: RecordedEvent, error: Error) =>
+  `event ${event.globalPosition} (${event.type} ${event.streamType}-${event.streamId} v${event.version}): ${error.message}`;
+
+/** Puts a failed attempt on record, so status shows why a running projection is stuck. */
+async function recordRetry(
+  client: pg.ClientBase,
+  name: string,
+  event: RecordedEvent,
+  error: Error,
+  attempt: string,
+): Promise<void> {
+  await client.query(
+    `UPDATE projection_checkpoints SET last_error = $2, updated_at = now() WHERE name = $1`,
+    [name, `${describe(event, error)} (${attempt}; set aside after the last)`],
+  );
+}
+
 async function markFailed(
   client: pg.ClientBase,
   name: string,
@@ -417,11 +562,6 @@ async function markFailed(
   await client.query(
     `UPDATE projection_checkpoints SET status = 'failed', last_error = $2, updated_at = now()
      WHERE name = $1 AND transaction_id = $3::xid8 AND global_position = $4`,
-    [
-      name,
-      `event ${event.globalPosition} (${event.type} ${event.streamType}-${event.streamId} v${event.version}): ${error.message}`,
-      at.transactionId,
-      at.globalPosition,
-    ],
+    [name, describe(event, error), at.transactionId, at.globalPosition],
   );
 }

@@ -15,7 +15,13 @@ import {
   type CompensationFailedSaga,
   listCompensationFailed,
 } from '../../observability/compensation-failed';
-import { listOrders, orderStats, type ProjectionDb, projectionStatus } from '../../projections';
+import {
+  listDeadLetters,
+  listOrders,
+  orderStats,
+  type ProjectionDb,
+  projectionStatus,
+} from '../../projections';
 import { bearerAccepted, tokenAccepted } from '../bearer';
 import { idSchema } from '../schemas';
 import { type Html, html } from './html';
@@ -63,8 +69,21 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   'ops.css': { file: path.join(__dirname, 'assets', 'ops.css'), type: 'text/css' },
 };
 
-/** The longest a snapshot waits for the projections to apply what woke it. */
-const CATCH_UP_WAIT_MS = 1500;
+/**
+ * The pauses between looks at the projections while a snapshot waits for them to apply what
+ * woke it (1.5 s in all). Short first, since a projection at the head applies a commit within
+ * milliseconds; then growing: a projection stalled behind an open transaction costs seven
+ * status queries per wake-up, not sixty.
+ */
+export const CATCH_UP_PAUSES_MS = [10, 25, 50, 100, 190, 325, 800] as const;
+
+/** The shortest time between the starts of two snapshots (wake-ups in between coalesce). */
+export const MIN_REFRESH_MS = 250;
+
+/** How long a wake-up that comes `sinceLastMs` after the last snapshot started waits. */
+export function refreshDelay(sinceLastMs: number, minRefreshMs = MIN_REFRESH_MS): number {
+  return Math.max(0, Math.min(minRefreshMs, minRefreshMs - sinceLastMs));
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -111,6 +130,7 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
   let closed = false;
   let running: Promise<void> | undefined;
   let again = false;
+  let lastStart = 0;
 
   async function refreshSagas(): Promise<void> {
     try {
@@ -121,7 +141,7 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
   }
 
   async function snapshot(): Promise<Html> {
-    const [stats, latest, stock, projections] = await Promise.all([
+    const [stats, latest, stock, projections, deadLetters] = await Promise.all([
       orderStats(deps.readDb),
       listOrders(deps.readDb, {}, { limit: deps.latestOrders ?? 15, offset: 0 }),
       deps.readDb
@@ -131,6 +151,7 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
         .limit(50)
         .execute(),
       projectionStatus(deps.readDb),
+      listDeadLetters(deps.readDb, { limit: 20 }),
     ]);
     const view: OpsSnapshot = {
       stats,
@@ -143,6 +164,7 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
         available: Number(r.available),
       })),
       projections,
+      deadLetters,
       compensationFailed: sagas.list,
       compensationFailedError: sagas.error,
       sagaUrl: deps.sagaUrl,
@@ -158,11 +180,10 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
 
   /** Waits (boundedly) until no projection lags, so the snapshot shows what woke it. */
   async function caughtUp(): Promise<void> {
-    const deadline = Date.now() + CATCH_UP_WAIT_MS;
-    while (Date.now() < deadline) {
+    for (const pause of CATCH_UP_PAUSES_MS) {
       const status = await projectionStatus(deps.readDb);
       if (status.every((p) => p.lagEvents === 0 || p.status === 'failed')) return;
-      await sleep(25);
+      await sleep(pause);
     }
   }
 
@@ -177,14 +198,22 @@ export function createOpsPage(deps: OpsPageDeps): OpsPage {
     for (const res of clients) send(res, body);
   }
 
-  /** Coalesces wake-ups: one broadcast at a time, and one more for whatever came during it. */
+  /**
+   * Coalesces wake-ups: one broadcast at a time, at most one start per MIN_REFRESH_MS, and one
+   * more for whatever came during it, so a busy log refreshes the page four times a second.
+   */
   function wake(waitForProjections = true): void {
     if (closed) return;
     if (running) {
       again = true;
       return;
     }
-    running = broadcast(waitForProjections)
+    const delay = refreshDelay(Date.now() - lastStart);
+    running = sleep(delay)
+      .then(() => {
+        lastStart = Date.now();
+        return closed ? undefined : broadcast(waitForProjections);
+      })
       .catch((err) => deps.logger?.warn({ err }, 'operations page snapshot failed'))
       .finally(() => {
         running = undefined;

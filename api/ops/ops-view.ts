@@ -1,7 +1,7 @@
 // The operations page's markup: the page shell and the live snapshot that Server-Sent Events
 // replace. Pure functions of the data, so what the browser shows is what the snapshot holds.
 import type { CompensationFailedSaga } from '../../observability/compensation-failed';
-import type { OrderStatsView, OrderView, ProjectionStatus } from '../../projections';
+import type { DeadLetter, OrderStatsView, OrderView, ProjectionStatus } from '../../projections';
 import { type Html, html } from './html';
 
 export interface StockRow {
@@ -17,6 +17,8 @@ export interface OpsSnapshot {
   totalOrders: number;
   stock: StockRow[];
   projections: ProjectionStatus[];
+  /** Events set aside by the projections, still parked (the oldest first). */
+  deadLetters: DeadLetter[];
   /** Undefined when Temporal visibility could not be read (the error says why). */
   compensationFailed: CompensationFailedSaga[] | undefined;
   compensationFailedError?: string;
@@ -163,6 +165,7 @@ export function renderSnapshot(s: OpsSnapshot): Html {
             <th>position</th>
             <th>lag (events)</th>
             <th>lag (s)</th>
+            <th>set aside</th>
             <th>last error</th>
           </tr>
         </thead>
@@ -175,11 +178,44 @@ export function renderSnapshot(s: OpsSnapshot): Html {
                 <td class="num">${p.globalPosition}</td>
                 <td class="num" data-lag>${p.lagEvents}</td>
                 <td class="num">${p.lagSeconds.toFixed(1)}</td>
+                <td class="num" data-dead-letters>${p.deadLetters}</td>
                 <td class="error">${p.lastError ?? ''}</td>
               </tr>`,
           )}
         </tbody>
       </table>
+      ${
+        s.deadLetters.length === 0
+          ? html``
+          : html`<h3>Events set aside</h3>
+              <p>
+                Retry one with <code>npm run projections -- retry ID</code>, or drop it with
+                <code>skip ID</code>.
+              </p>
+              <table id="dead-letters">
+                <thead>
+                  <tr>
+                    <th>id</th>
+                    <th>projection</th>
+                    <th>event</th>
+                    <th>attempts</th>
+                    <th>error</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${s.deadLetters.map(
+                    (d) =>
+                      html`<tr data-dead-letter="${d.id}">
+                        <td class="num">${d.id}</td>
+                        <td>${d.projection}</td>
+                        <td>${d.globalPosition} ${d.eventType} ${d.stream} v${d.version}</td>
+                        <td class="num">${d.attempts}</td>
+                        <td class="error">${d.error}</td>
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>`
+      }
     </section>
     <p class="stamp">
       snapshot at <time data-snapshot-at="${s.at.toISOString()}">${time(s.at)} UTC</time>
