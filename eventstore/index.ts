@@ -13,3 +13,4 @@ export * from './snapshots';
 export * from './log-sql';
 export * from './restore-check';
 export * from './in-memory-event-store';
+export * from './re-encrypt';
