@@ -90,7 +90,7 @@ it('a per-type interval overrides the default, and snapshots are encrypted with 
     [id],
   );
   for (const row of rows) {
-    expect(row).toMatchObject({ codec: 'aes-256-gcm', snapshot_data: null });
+    expect(row).toMatchObject({ codec: 'aes-256-gcm-v2', snapshot_data: null });
     expect(row.bytes.toString('latin1')).not.toContain('onHand');
   }
   expect(await loadAggregate(store, InventoryDecider, id)).toMatchObject({

@@ -6,7 +6,7 @@ import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
 import { DatabaseError, type Pool } from 'pg';
 import { canonicalJson } from './canonical-json';
 import { type CommitNotifier, notifySql } from './commit-notifier';
-import type { PayloadCodec } from './codec';
+import { eventAad, type PayloadCodec } from './codec';
 import { toSafeNumber } from './db';
 import {
   ConcurrencyError,
@@ -16,7 +16,7 @@ import {
   TransactionOrderError,
 } from './errors';
 import { logRelation } from './log-sql';
-import { storedPayload } from './recorded-event';
+import { rowAad, storedPayload } from './recorded-event';
 import { streamTombstoned } from './tombstones';
 import { runStatement } from './run-statement';
 import type { AppendOptions } from './event-store';
@@ -179,7 +179,10 @@ export async function appendToStream(
         stream,
         `event ${index} (${event.type}) has no data: pass an object (e.g. {})`,
       );
-    const encoded = ctx.codec.encode(event.data, eventId);
+    const encoded = ctx.codec.encode(
+      event.data,
+      eventAad({ streamType: stream.type, streamId: stream.id, eventType: event.type, eventId }),
+    );
     return {
       eventId,
       type: event.type,
@@ -298,7 +301,7 @@ async function findCommitted(
   const mismatched = prepared.filter((p) => {
     const row = byId.get(p.eventId);
     if (!row) return true;
-    const stored = ctx.codec.decode(storedPayload(row), row.event_id);
+    const stored = ctx.codec.decode(storedPayload(row), rowAad(row));
     return (
       row.aggregate_type !== stream.type ||
       row.aggregate_id !== stream.id ||

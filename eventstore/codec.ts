@@ -1,11 +1,16 @@
 // How an event payload (or a snapshot) is stored: plain jsonb by default; gzip above a size
 // threshold when compression is on; AES-256-GCM when a key is configured. Codecs compose as
 // gzip-then-encrypt (ciphertext does not compress) and name themselves in the codec column:
-// json | gzip | aes-256-gcm | gzip+aes-256-gcm. Encrypted rows carry the id of their key, so a
-// new key can take over while old rows still decrypt with the keys kept for reading.
+// json | gzip | aes-256-gcm-v2 | gzip+aes-256-gcm-v2. Encrypted rows carry the id of their key,
+// so a new key can take over while old rows still decrypt with the keys kept for reading.
+//
+// The encryption step names its envelope: `aes-256-gcm-v2` binds the ciphertext to the row's
+// stream, event type and event id (a row moved to another stream fails authentication);
+// `aes-256-gcm` (v1, bound to the event id alone) is what earlier releases wrote. v1 rows are
+// still read, never written, and `npm run eventstore -- re-encrypt` rewrites them as v2.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { EncryptionKeyMissingError, PayloadIntegrityError } from './errors';
+import { EncryptionKeyMissingError, PayloadIntegrityError, PayloadTooLargeError } from './errors';
 
 export interface EncodedPayload {
   codec: string;
@@ -14,19 +19,55 @@ export interface EncodedPayload {
   keyId: string | null;
 }
 
-export interface PayloadCodec {
-  /**
-   * `aad` binds the ciphertext to where it is stored (the event id): a payload copied onto
-   * another row fails authentication instead of decrypting as the wrong event.
-   */
-  encode(data: unknown, aad: string): EncodedPayload;
-  decode(payload: EncodedPayload, aad: string): unknown;
+/**
+ * The associated data that binds a ciphertext to where it is stored, per envelope version:
+ * `bound` (v2: stream, type and id) is what new payloads are sealed with; `legacy` (v1) is what
+ * earlier releases sealed with, used only to read their rows.
+ */
+export interface PayloadAad {
+  bound: string;
+  legacy: string;
 }
 
+export interface PayloadCodec {
+  /** The id of the key new payloads are encrypted with; null when they are not encrypted. */
+  readonly currentKeyId: string | null;
+  /**
+   * A payload copied onto another row (another event, another stream, another type) fails
+   * authentication instead of decrypting as the wrong event.
+   */
+  encode(data: unknown, aad: PayloadAad): EncodedPayload;
+  decode(payload: EncodedPayload, aad: PayloadAad): unknown;
+}
+
+/** Where an event is stored: what its v2 envelope binds. */
+export interface EventLocation {
+  streamType: string;
+  streamId: string;
+  eventType: string;
+  eventId: string;
+}
+
+/** A JSON array keeps the parts apart: no stream id can pass for a type and an id. */
+export const eventAad = (e: EventLocation): PayloadAad => ({
+  bound: JSON.stringify(['event/v2', e.streamType, e.streamId, e.eventType, e.eventId]),
+  legacy: e.eventId,
+});
+
 const GZIP = 'gzip';
-const AES = 'aes-256-gcm';
+/** v1 envelope: read only. */
+export const AES_V1 = 'aes-256-gcm';
+/** v2 envelope: what is written. */
+export const AES_V2 = 'aes-256-gcm-v2';
+const CIPHER = 'aes-256-gcm';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+
+/**
+ * A compressed payload may not inflate beyond this (a crafted row would otherwise exhaust the
+ * reader's memory). Events are JSON documents well below it.
+ */
+export const DEFAULT_MAX_DECODED_BYTES = 16 * 1024 * 1024;
 
 /** Payloads smaller than this stay uncompressed: gzip's header costs more than it saves. */
 export const DEFAULT_COMPRESSION_THRESHOLD_BYTES = 1024;
@@ -53,11 +94,13 @@ export interface CodecOptions {
   encryptionKey?: Buffer;
   /** Former keys, kept to decrypt what they encrypted. */
   decryptionKeys?: readonly Buffer[];
+  /** The bound on a decompressed payload (DEFAULT_MAX_DECODED_BYTES). */
+  maxDecodedBytes?: number;
 }
 
 export function aesEncrypt(key: EncryptionKey, plain: Buffer, aad: string): Buffer {
   const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv(AES, key.key, iv);
+  const cipher = createCipheriv(CIPHER, key.key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plain), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]);
@@ -65,7 +108,9 @@ export function aesEncrypt(key: EncryptionKey, plain: Buffer, aad: string): Buff
 
 export function aesDecrypt(key: EncryptionKey, sealed: Buffer, aad: string): Buffer {
   if (sealed.length < IV_BYTES + TAG_BYTES) throw new PayloadIntegrityError(key.id);
-  const decipher = createDecipheriv(AES, key.key, sealed.subarray(0, IV_BYTES));
+  const decipher = createDecipheriv(CIPHER, key.key, sealed.subarray(0, IV_BYTES), {
+    authTagLength: TAG_BYTES,
+  });
   decipher.setAAD(Buffer.from(aad, 'utf8'));
   decipher.setAuthTag(sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
   try {
@@ -88,12 +133,26 @@ export function keyRing(current: Buffer | undefined, old: readonly Buffer[] = []
   return ring;
 }
 
+/** gunzip with an output bound: past it, a typed error instead of an allocation without end. */
+export function boundedGunzip(body: Buffer, maxBytes: number): Buffer {
+  try {
+    return gunzipSync(body, { maxOutputLength: maxBytes });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new PayloadTooLargeError(maxBytes);
+    throw err;
+  }
+}
+
 export function createPayloadCodec(options: CodecOptions = {}): PayloadCodec {
   const threshold = options.compressionThresholdBytes ?? DEFAULT_COMPRESSION_THRESHOLD_BYTES;
+  const maxDecoded = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
   const current = options.encryptionKey ? toEncryptionKey(options.encryptionKey) : undefined;
   const keys = keyRing(options.encryptionKey, options.decryptionKeys);
 
   return {
+    currentKeyId: current?.id ?? null,
+
     encode(data, aad) {
       if (!options.compression && !current)
         return { codec: 'json', json: data, bytes: null, keyId: null };
@@ -103,9 +162,9 @@ export function createPayloadCodec(options: CodecOptions = {}): PayloadCodec {
       const body = compress ? gzipSync(text) : text;
       if (!current) return { codec: GZIP, json: null, bytes: body, keyId: null };
       return {
-        codec: compress ? `${GZIP}+${AES}` : AES,
+        codec: compress ? `${GZIP}+${AES_V2}` : AES_V2,
         json: null,
-        bytes: aesEncrypt(current, body, aad),
+        bytes: aesEncrypt(current, body, aad.bound),
         keyId: current.id,
       };
     },
@@ -113,22 +172,31 @@ export function createPayloadCodec(options: CodecOptions = {}): PayloadCodec {
     decode(payload, aad) {
       if (payload.codec === 'json') return payload.json;
       const steps = payload.codec.split('+');
-      if (!payload.bytes || steps.some((s) => s !== GZIP && s !== AES)) {
+      if (!payload.bytes || steps.some((s) => s !== GZIP && s !== AES_V1 && s !== AES_V2)) {
         throw new Error(`Unknown payload codec "${payload.codec}"`);
       }
       let body = payload.bytes;
       for (const step of [...steps].reverse()) {
-        if (step === AES) {
-          const key = payload.keyId ? keys.get(payload.keyId) : undefined;
-          if (!key) throw new EncryptionKeyMissingError(payload.keyId);
-          body = aesDecrypt(key, body, aad);
-        } else {
-          body = gunzipSync(body);
+        if (step === GZIP) {
+          body = boundedGunzip(body, maxDecoded);
+          continue;
         }
+        const key = payload.keyId ? keys.get(payload.keyId) : undefined;
+        if (!key) throw new EncryptionKeyMissingError(payload.keyId);
+        body = aesDecrypt(key, body, step === AES_V2 ? aad.bound : aad.legacy);
       }
       return JSON.parse(body.toString('utf8'));
     },
   };
+}
+
+/** True when a stored payload is what the codec would write now: under its key, in the v2 envelope. */
+export function isUnderCurrentKey(
+  codec: PayloadCodec,
+  payload: Pick<EncodedPayload, 'codec' | 'keyId'>,
+) {
+  if (codec.currentKeyId === null) return payload.keyId === null;
+  return payload.keyId === codec.currentKeyId && payload.codec.endsWith(AES_V2);
 }
 
 /** Plain JSON: what the store uses without compression or a key. */

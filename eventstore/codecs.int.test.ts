@@ -2,7 +2,7 @@
 // key rotation, tampering, and idempotent retries of encrypted appends.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
-import { createPayloadCodec, encryptionKeyId } from './codec';
+import { aesEncrypt, createPayloadCodec, encryptionKeyId, toEncryptionKey } from './codec';
 import { EventIdConflictError, PayloadIntegrityError } from './errors';
 import { createEventStore } from './postgres-event-store';
 import { eventStoreOptionsFromConfig } from './options-from-config';
@@ -49,8 +49,12 @@ it('compression and encryption round-trip through Postgres, with no plaintext st
   const [first, second] = result.positions;
   const a = await storedRow(first!.eventId);
   const b = await storedRow(second!.eventId);
-  expect(a).toMatchObject({ codec: 'aes-256-gcm', key_id: encryptionKeyId(key), event_data: null });
-  expect(b).toMatchObject({ codec: 'gzip+aes-256-gcm', event_data: null });
+  expect(a).toMatchObject({
+    codec: 'aes-256-gcm-v2',
+    key_id: encryptionKeyId(key),
+    event_data: null,
+  });
+  expect(b).toMatchObject({ codec: 'gzip+aes-256-gcm-v2', event_data: null });
   for (const row of [a, b]) expect(row.event_data_bytes!.toString('latin1')).not.toContain('alice');
   expect(b.event_data_bytes!.length).toBeLessThan(JSON.stringify(large).length / 5);
 
@@ -165,4 +169,43 @@ it('upcasts v1 events on read, chained, and writes new events at the latest vers
     [appended.positions[0]!.eventId],
   );
   expect(rows[0]!.schema_version).toBe(3);
+});
+
+it('detects an encrypted row moved to another stream, and still reads rows of the v1 envelope', async () => {
+  const key = randomBytes(32);
+  const store = createEventStore(t.db, { codec: createPayloadCodec({ encryptionKey: key }) });
+  const from = stream();
+  const to = stream();
+  const r = await store.appendToStream(from, 'no_stream', [
+    { type: 'Noted', data: { cents: 100 } },
+  ]);
+  const eventId = r.positions[0]!.eventId;
+  // Someone with write access to the table moves the row (same event id) onto another stream.
+  await t.pool.query(`UPDATE domain_events SET aggregate_id = $2 WHERE event_id = $1`, [
+    eventId,
+    to.id,
+  ]);
+  await expect(store.readStream(to)).rejects.toMatchObject({ code: 'PAYLOAD_TAMPERED' });
+  await t.pool.query(`UPDATE domain_events SET aggregate_id = $2 WHERE event_id = $1`, [
+    eventId,
+    from.id,
+  ]);
+  expect((await store.readStream(from)).map((e) => e.data)).toEqual([{ cents: 100 }]);
+
+  // A row as earlier releases wrote it: codec aes-256-gcm, bound to its event id only.
+  const legacy = stream();
+  const legacyId = randomUUID();
+  await t.pool.query(
+    `INSERT INTO domain_events (event_id, aggregate_type, aggregate_id, version, event_type,
+       event_data_bytes, codec, key_id)
+     VALUES ($1, $2, $3, 1, 'Noted', $4, 'aes-256-gcm', $5)`,
+    [
+      legacyId,
+      legacy.type,
+      legacy.id,
+      aesEncrypt(toEncryptionKey(key), Buffer.from(JSON.stringify({ n: 'old' })), legacyId),
+      encryptionKeyId(key),
+    ],
+  );
+  expect((await store.readStream(legacy)).map((e) => e.data)).toEqual([{ n: 'old' }]);
 });

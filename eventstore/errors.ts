@@ -45,6 +45,17 @@ export class PayloadIntegrityError extends Error {
   }
 }
 
+/** A compressed payload that inflates past the bound: a crafted or corrupted row. */
+export class PayloadTooLargeError extends Error {
+  readonly code = 'PAYLOAD_TOO_LARGE';
+  constructor(readonly maxBytes: number) {
+    super(
+      `Compressed payload inflates beyond ${maxBytes} bytes: refused (corrupted or crafted row)`,
+    );
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
 /** An append that cannot be right whatever the stream holds: a caller's bug, never retried. */
 export class InvalidAppendError extends Error {
   readonly code = 'INVALID_APPEND';

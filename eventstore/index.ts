@@ -14,3 +14,4 @@ export * from './log-sql';
 export * from './restore-check';
 export * from './in-memory-event-store';
 export * from './tombstones';
+export * from './re-encrypt';

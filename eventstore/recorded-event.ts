@@ -1,7 +1,7 @@
 // Turns a stored row into a RecordedEvent: decode the payload, then upcast it.
 import type { Selectable } from 'kysely';
 import type { AppendContext } from './append-to-stream';
-import type { EncodedPayload } from './codec';
+import { eventAad, type EncodedPayload } from './codec';
 import { toSafeNumber } from './db';
 import type { DomainEventsTable } from './schema';
 import type { EventMetadata, RecordedEvent } from './types';
@@ -21,12 +21,28 @@ export const storedPayload = (row: PayloadColumns): EncodedPayload => ({
   keyId: row.key_id,
 });
 
-/** Decodes an event row's payload (bound to its event id) and upcasts it to the newest shape. */
+/** The columns an event's envelope is bound to. */
+export interface EventLocationColumns {
+  event_id: string;
+  event_type: string;
+  aggregate_type: string;
+  aggregate_id: string;
+}
+
+export const rowAad = (row: EventLocationColumns) =>
+  eventAad({
+    streamType: row.aggregate_type,
+    streamId: row.aggregate_id,
+    eventType: row.event_type,
+    eventId: row.event_id,
+  });
+
+/** Decodes an event row's payload (bound to where it is stored) and upcasts it to the newest shape. */
 export function decodeStored(
   ctx: Pick<AppendContext, 'codec' | 'upcasters'>,
-  row: PayloadColumns & { event_id: string; event_type: string; schema_version: number },
+  row: PayloadColumns & EventLocationColumns & { schema_version: number },
 ): { schemaVersion: number; data: unknown } {
-  const stored = ctx.codec.decode(storedPayload(row), row.event_id);
+  const stored = ctx.codec.decode(storedPayload(row), rowAad(row));
   return ctx.upcasters.upcast(row.event_type, row.schema_version, stored);
 }
 

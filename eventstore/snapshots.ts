@@ -4,14 +4,20 @@
 // of upcasters (upcaster_set) is ignored.
 import { sql } from 'kysely';
 import type { AppendContext } from './append-to-stream';
+import type { PayloadAad } from './codec';
 import type { Snapshot } from './snapshot-policy';
 import type { StreamName } from './types';
 
 export { type Snapshot, type SnapshotPolicy, snapshotIntervalFor } from './snapshot-policy';
 
-/** Binds an encrypted snapshot to its aggregate and version. */
-export const snapshotAad = (stream: StreamName, version: number) =>
-  `snapshot/${stream.type}/${stream.id}/${version}`;
+/**
+ * Binds an encrypted snapshot to its aggregate and version. The v1 string already named the
+ * stream; v2 keeps the parts apart as a JSON array like events do.
+ */
+export const snapshotAad = (stream: StreamName, version: number): PayloadAad => ({
+  bound: JSON.stringify(['snapshot/v2', stream.type, stream.id, version]),
+  legacy: `snapshot/${stream.type}/${stream.id}/${version}`,
+});
 const aad = snapshotAad;
 
 export async function readSnapshot(

@@ -85,7 +85,7 @@ it('stores only ciphertext in Temporal and in domain_events, and the saga still 
   );
   expect(rows.length).toBeGreaterThanOrEqual(2);
   for (const row of rows) {
-    expect(row.codec).toBe('aes-256-gcm');
+    expect(row.codec).toBe('aes-256-gcm-v2');
     expect(row.bytes!.toString('latin1')).not.toContain(customerId);
   }
   const events = await t.store.readStream({ type: 'Order', id: started.orderId });
