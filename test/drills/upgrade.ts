@@ -11,11 +11,11 @@ import { type AppProcess, ROOT, startAppProcess, startBundledWorker } from './pr
 /** The release of 2026-11-27: the sagas it started use run-based event ids. */
 export const PREVIOUS_RELEASE = 'afbf374';
 
-export interface DrillEnv {
+export type DrillEnv = {
   DATABASE_URL: string;
   TEMPORAL_ADDRESS: string;
   TEMPORAL_TASK_QUEUE: string;
-}
+};
 
 /**
  * The release's tree under .data/drill-cache/<commit> (kept between runs: extracting and
