@@ -1,7 +1,13 @@
 // Unit tests (*.test.ts, no I/O) and integration tests (*.int.test.ts, real Postgres and a
 // real Temporal dev server provisioned once per run by test/global-setup.ts).
 const transform = { '^.+\\.ts$': ['@swc/jest'] };
-const common = { transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
+const common = {
+  transform,
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  // The upgrade drill's checked-out releases (.data/drill-cache) are not this project's modules.
+  modulePathIgnorePatterns: ['<rootDir>/.data/'],
+};
 const ignore = ['/node_modules/', '/dist/', '/.data/'];
 
 /** @type {import('jest').Config} */

@@ -282,3 +282,62 @@ test('create_order under a workflow id that already created the order: the same 
     'OrderCancelled',
   ]);
 });
+
+describe('cancelOrder with createdByStep (the saga cancels only an order it created)', () => {
+  const env = (workflowId: string, runId: string, activityId: string) =>
+    new MockActivityEnvironment({ activityId, workflowExecution: { workflowId, runId } });
+  const create = (orderId: string, step?: string) => (a: OrderActivities) =>
+    a.createOrder({
+      orderId,
+      customerId: `c-${run}`,
+      currency: 'USD',
+      items: [{ productId: `P-${run}`, quantity: 1, unitPriceCents: 100 }],
+      shippingAddress: null,
+      correlationId: 'x',
+      ...(step ? { step } : {}),
+    });
+  const cancel = (orderId: string) => (a: OrderActivities) =>
+    a.cancelOrder({
+      orderId,
+      reason: 'saga failed',
+      correlationId: 'x',
+      step: 'cancel_order',
+      createdByStep: 'create_order',
+    });
+
+  test('an order created by a release before step-named ids (run-based id) is cancelled', async () => {
+    // afbf374's createOrder passed no step: its event ids came from the run and activity id.
+    const orderId = `o-old-${run}`;
+    const wf = `order-${orderId}`;
+    await env(wf, `run-old-${run}`, '1').run(create(orderId), activities);
+    await env(wf, `run-old-${run}`, '9').run(cancel(orderId), activities);
+    expect(await types('Order', orderId)).toEqual([
+      'OrderCreated',
+      'OrderItemAdded',
+      'OrderCancelled',
+    ]);
+  });
+
+  test('an order created with the step-named id is cancelled', async () => {
+    const orderId = `o-new-${run}`;
+    const wf = `order-${orderId}`;
+    await env(wf, `run-new-${run}`, '1').run(create(orderId, 'create_order'), activities);
+    // A new run (a Temporal reset) still recognises its step.
+    await env(wf, `run-reset-${run}`, '4').run(cancel(orderId), activities);
+    expect((await types('Order', orderId)).at(-1)).toBe('OrderCancelled');
+  });
+
+  test("another run's or another workflow's old-form order is left alone", async () => {
+    const orderId = `o-other-${run}`;
+    await env(`order-${orderId}`, `run-a-${run}`, '1').run(create(orderId), activities);
+    await env(`order-${orderId}`, `run-b-${run}`, '9').run(cancel(orderId), activities);
+    await env(`elsewhere-${run}`, `run-a-${run}`, '9').run(cancel(orderId), activities);
+    expect(await types('Order', orderId)).toEqual(['OrderCreated', 'OrderItemAdded']);
+  });
+
+  test('an order never created is nothing to cancel', async () => {
+    const orderId = `o-none-${run}`;
+    await env(`order-${orderId}`, `run-${run}`, '9').run(cancel(orderId), activities);
+    expect(await types('Order', orderId)).toEqual([]);
+  });
+});

@@ -183,6 +183,27 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
     );
   }
 
+  /**
+   * Whether this saga's create step wrote the order's first event. A saga started by a release
+   * before step-named ids (afbf374 and older) created its order with an id from its run and
+   * activity id: its run wrote the order when the first event's metadata names this workflow
+   * and this run without a step (its causation is `workflowId/runId/activityId`). Both forms
+   * are accepted, so an old saga's cancellation still cancels.
+   */
+  async function createdByThisSaga(orderId: string, createStep: string): Promise<boolean> {
+    const { workflowId, metadata } = origin(createStep);
+    if (await store.hasEvent(stepEventId(workflowId, createStep, 'Order', orderId))) return true;
+    // Only read when the step's id is missing: an old saga's, or an order this saga did not make.
+    const [first] = await store.readStream({ type: 'Order', id: orderId });
+    if (!first) return false;
+    const by = first.metadata;
+    return (
+      by.workflowId === workflowId &&
+      by.runId === metadata.runId &&
+      by.causationId === `${workflowId}/${metadata.runId}/${by.activityId}`
+    );
+  }
+
   /** One product's reservation step; skipped when the step's first event is stored. */
   async function reserve(
     orderId: string,
@@ -345,9 +366,7 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
       input: Correlated & { orderId: string; reason: string; createdByStep?: string },
     ): Promise<void> {
       if (input.createdByStep) {
-        const { workflowId } = origin(input.step);
-        const created = stepEventId(workflowId, input.createdByStep, 'Order', input.orderId);
-        if (!(await store.hasEvent(created))) return;
+        if (!(await createdByThisSaga(input.orderId, input.createdByStep))) return;
         // Created by an earlier saga of this workflow id, whose content this run's create refused.
         if (await store.hasEvent(createRefusedEventId(input.createdByStep, input.orderId))) return;
       }

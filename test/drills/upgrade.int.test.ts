@@ -1,0 +1,173 @@
+// Upgrade drill without Worker Versioning: the previous release (afbf374) starts sagas into
+// every waiting state (awaiting confirmation, with an added line, parked in
+// compensation_failed), its worker stops, this release's worker starts on the same Postgres
+// and Temporal, and the sagas are confirmed, cancelled, retried and skipped through this
+// release's client. Each ends as it should, no workflow task fails, and the events, the orders
+// read model, stock and credit agree.
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { grantCredit, restockProduct } from '../../catalog/catalog';
+import { createOrderClient } from '../../client/order-client';
+import { createTestDatabase, eventually, refuseWrites, type TestDatabase } from '../harness';
+import { checkSagaInvariants } from '../saga-invariants';
+import { killAllAppProcesses, startAppProcess } from './processes';
+import {
+  checkOutRelease,
+  failedWorkflowTasks,
+  startCurrentWorker,
+  startReleaseWorker,
+  startSagasWithRelease,
+} from './upgrade';
+
+jest.setTimeout(240_000);
+
+const run = randomUUID().slice(0, 8);
+const taskQueue = `drill-upgrade-${run}`;
+const address = process.env.TEST_TEMPORAL_ADDRESS!;
+let database: TestDatabase;
+let connection: Connection;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  connection = await Connection.connect({ address });
+});
+
+afterAll(async () => {
+  await killAllAppProcesses();
+  await connection?.close();
+  await database?.close();
+});
+
+test('sagas started by the previous release end right on this release (old worker stopped first)', async () => {
+  const started = Date.now();
+  const dir = checkOutRelease();
+  const checkedOut = Date.now() - started;
+  const env = {
+    DATABASE_URL: database.url,
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+  };
+  const client = new Client({ connection, namespace: 'default' });
+  const options = {
+    taskQueue,
+    paymentConfirmationThresholdCents: 100_000,
+    paymentConfirmationTimeoutMs: 600_000,
+  };
+  const orders = createOrderClient(client, options);
+  const customer = `drill-upgrade-customer-${run}`;
+  await grantCredit(database.store, customer, 10_000_000);
+  const ids = {
+    confirm: `u-confirm-${run}`,
+    cancel: `u-cancel-${run}`,
+    retry: `u-retry-${run}`,
+    skip: `u-skip-${run}`,
+  };
+  const sku = (name: string) => `U-${name}-${run}`;
+  for (const name of Object.keys(ids)) await restockProduct(database.store, sku(name), 10);
+  await restockProduct(database.store, sku('extra'), 10);
+  const big = (name: keyof typeof ids) => ({
+    orderId: ids[name],
+    customerId: customer,
+    items: [{ productId: sku(name), quantity: 2, unitPriceCents: 100_000 }],
+  });
+
+  // ---- the previous release --------------------------------------------------------------
+  const oldWorker = await startReleaseWorker(dir, env);
+  // Its compensations fail twice, then the saga parks in compensation_failed.
+  const allowRetry = await refuseWrites(database.pool, 'ReservationReleased', sku('retry'));
+  const allowSkip = await refuseWrites(database.pool, 'ReservationReleased', sku('skip'));
+  await startSagasWithRelease(dir, address, { ...options, compensationMaxAttempts: 2 }, [
+    big('confirm'),
+    { ...big('cancel'), addItem: { productId: sku('extra'), quantity: 1, unitPriceCents: 500 } },
+    big('retry'),
+    big('skip'),
+  ]);
+  const status = async (orderId: string) =>
+    (await client.workflow.getHandle(`order-${orderId}`).query<{ status: string }>('sagaState'))
+      .status;
+  const reaches = (orderId: string, wanted: string) =>
+    eventually(
+      async () => ((await status(orderId)) === wanted ? true : undefined),
+      60_000,
+      `${orderId} ${wanted}`,
+    );
+  for (const id of Object.values(ids)) await reaches(id, 'awaiting_payment_confirmation');
+  // The previous release's cancel signal (a reason string) sends two into compensation.
+  for (const id of [ids.retry, ids.skip]) {
+    await client.workflow.getHandle(`order-${id}`).signal('cancelOrder', 'customer called');
+    await reaches(id, 'compensation_failed');
+  }
+  await oldWorker.kill('SIGTERM');
+  await allowRetry();
+  await allowSkip();
+
+  // ---- this release ----------------------------------------------------------------------
+  await startCurrentWorker(env);
+  const confirming = await orders.state(ids.confirm);
+  await orders.confirmPayment(ids.confirm, confirming.totalCents);
+  await orders.cancel(ids.cancel, 'customer called');
+  await orders.retryCompensation(ids.retry);
+  await orders.skipCompensation(ids.skip, `releaseInventory:${sku('skip')}`, 'released by hand');
+  const results = Object.fromEntries(
+    await Promise.all(
+      Object.entries(ids).map(async ([k, id]) => [k, (await orders.result(id)).status] as const),
+    ),
+  );
+  expect(results).toEqual({
+    confirm: 'completed',
+    cancel: 'cancelled',
+    retry: 'cancelled',
+    skip: 'cancelled',
+  });
+  for (const id of Object.values(ids)) {
+    expect(await failedWorkflowTasks(client, `order-${id}`)).toBe(0);
+  }
+
+  // The events: each order ends once, stock and credit are conserved.
+  const { ledger, violations } = await checkSagaInvariants(database.store);
+  expect(violations).toEqual([]);
+  expect([...Object.values(ids)].map((id) => ledger.orders.get(id)?.status)).toEqual([
+    'completed',
+    'cancelled',
+    'cancelled',
+    'cancelled',
+  ]);
+  expect(ledger.stock.get(sku('confirm'))).toMatchObject({ onHand: 8, reserved: 0 });
+  for (const name of ['cancel', 'retry', 'extra'])
+    expect(ledger.stock.get(sku(name))).toMatchObject({ onHand: 10, reserved: 0, available: 10 });
+  // The skipped release is left for the operator: its units stay reserved.
+  expect(ledger.stock.get(sku('skip'))).toMatchObject({ onHand: 10, reserved: 2 });
+  expect(ledger.credit.get(customer)).toMatchObject({ spent: 200_000 });
+
+  // The orders read model, as GET /orders/:id serves it.
+  const projector = await startAppProcess(
+    'projector',
+    'projections/main.ts',
+    env,
+    'projection runner started',
+  );
+  const read = await eventually(
+    async () => {
+      const { rows } = await database.pool.query<{ id: string; status: string }>(
+        'SELECT id, status FROM read_models.orders WHERE id = ANY($1) ORDER BY id',
+        [Object.values(ids)],
+      );
+      const byId = new Map(rows.map((r) => [r.id, r.status]));
+      const all = Object.values(ids).map((id) => byId.get(id));
+      return all.every((s) => s && s !== 'pending') ? all : undefined;
+    },
+    30_000,
+    'the orders read model',
+  ).catch(async (err: unknown) => {
+    const { rows } = await database.pool.query(
+      'SELECT id, status FROM read_models.orders WHERE id = ANY($1)',
+      [Object.values(ids)],
+    );
+    throw new Error(`${String(err)}: ${JSON.stringify(rows)}`);
+  });
+  expect(read).toEqual(['completed', 'cancelled', 'cancelled', 'cancelled']);
+  await projector.kill('SIGTERM');
+  process.stderr.write(
+    `[drill] upgrade from the previous release: ${Date.now() - started} ms (checkout ${checkedOut} ms)\n`,
+  );
+});

@@ -1,0 +1,132 @@
+// Helpers of the upgrade drills: the previous release (a recorded commit) checked out next to
+// the repository with node_modules, its worker and its order client as child processes, and
+// the checks every upgrade must pass. The drill without Worker Versioning stops the old worker
+// before the new one starts; a drill with both deployments live can reuse these pieces.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { type AppProcess, ROOT, startAppProcess, startBundledWorker } from './processes';
+
+/** The release of 2026-11-27: the sagas it started use run-based event ids. */
+export const PREVIOUS_RELEASE = 'afbf374';
+
+export type DrillEnv = {
+  DATABASE_URL: string;
+  TEMPORAL_ADDRESS: string;
+  TEMPORAL_TASK_QUEUE: string;
+};
+
+/**
+ * The release's tree under .data/drill-cache/<commit> (kept between runs: extracting and
+ * linking node_modules is the slow part). Its package-lock pins the same @temporalio versions
+ * as this tree's and no dependency this tree lacks, so a hard-linked copy of node_modules
+ * serves it; that is checked, not assumed.
+ */
+export function checkOutRelease(commit = PREVIOUS_RELEASE): string {
+  const dir = path.join(ROOT, '.data', 'drill-cache', commit);
+  const ready = path.join(dir, '.ready');
+  if (fs.existsSync(ready)) return dir;
+  // The CI runs in a full clone of main: the commit is in its history.
+  execFileSync('git', ['cat-file', '-e', `${commit}^{commit}`], { cwd: ROOT });
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  execFileSync('sh', ['-c', `git archive ${commit} | tar -x -C "${dir}"`], { cwd: ROOT });
+  const theirs = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+  const ours = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+  const wanted = { ...theirs.dependencies, ...theirs.devDependencies };
+  const have = { ...ours.dependencies, ...ours.devDependencies };
+  const differ = Object.entries(wanted).filter(([name, v]) => have[name] !== v);
+  if (differ.length > 0) {
+    // Its own install, once (cached with the tree).
+    execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      stdio: 'ignore',
+    });
+  } else {
+    execFileSync('cp', ['-al', path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules')]);
+  }
+  fs.writeFileSync(ready, '');
+  return dir;
+}
+
+/** The release's own worker entry (worker.ts), run from its tree with its workflows. */
+export function startReleaseWorker(dir: string, env: DrillEnv): Promise<AppProcess> {
+  return startAppProcess(
+    `worker-${path.basename(dir)}`,
+    path.relative(ROOT, path.join(dir, 'worker.ts')),
+    env,
+    'worker started',
+    120_000,
+  );
+}
+
+/** This tree's worker (createOrderWorker) on the run's pre-built bundle. */
+export function startCurrentWorker(env: DrillEnv): Promise<AppProcess> {
+  return startBundledWorker('worker-current', env);
+}
+
+export interface OldOrder {
+  orderId: string;
+  customerId: string;
+  items: { productId: string; quantity: number; unitPriceCents: number }[];
+  /** A line added through the release's addItem update once the saga runs. */
+  addItem?: { productId: string; quantity: number; unitPriceCents: number };
+}
+
+// Written into the release's tree and run there, so it imports that release's client.
+const DRIVER = `
+import { Client, Connection } from '@temporalio/client';
+import { createOrderClient } from './client/order-client';
+async function main() {
+  const spec = JSON.parse(process.argv[2]);
+  const connection = await Connection.connect({ address: spec.address });
+  const orders = createOrderClient(new Client({ connection, namespace: 'default' }), spec.options);
+  for (const o of spec.orders) {
+    await orders.start({ orderId: o.orderId, customerId: o.customerId, items: o.items });
+    if (o.addItem) await orders.addItem(o.orderId, o.addItem);
+  }
+  console.log('sagas started');
+  await connection.close();
+}
+main().catch((err) => { console.error(err); process.exit(1); });
+`;
+
+export interface ReleaseClientOptions {
+  taskQueue: string;
+  paymentConfirmationThresholdCents: number;
+  paymentConfirmationTimeoutMs: number;
+  compensationMaxAttempts: number;
+}
+
+/** Starts the sagas (and adds their lines) with the release's order client; resolves when done. */
+export async function startSagasWithRelease(
+  dir: string,
+  address: string,
+  options: ReleaseClientOptions,
+  orders: OldOrder[],
+): Promise<void> {
+  const driver = path.join(dir, 'drill-start-sagas.ts');
+  fs.writeFileSync(driver, DRIVER);
+  const proc = await startAppProcess(
+    'release-client',
+    path.relative(ROOT, driver),
+    {},
+    'sagas started',
+    60_000,
+    [JSON.stringify({ address, options, orders })],
+  );
+  await proc.kill('SIGTERM');
+}
+
+/** Every workflow task of the saga went through: no WorkflowTaskFailed in its history. */
+export async function failedWorkflowTasks(client: Client, workflowId: string): Promise<number> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length;
+}
