@@ -253,7 +253,12 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
       // The event store keeps the order for longer than Temporal keeps its saga: an order id it
       // holds is answered from it, and no second saga is started (docs/saga.md).
       if (request.orderId !== undefined && options.orderRecords) {
-        const created = await options.orderRecords.readOrderCreation(orderId);
+        // With the store unreachable (an outage), orders are still taken: Temporal's duplicate
+        // check holds while it keeps the saga, and the create step refuses an order stored
+        // with other content before any effect.
+        const created = await options.orderRecords
+          .readOrderCreation(orderId)
+          .catch(() => undefined);
         if (created) {
           if (!sameOrderContent(created.content, input))
             throw new OrderContentConflictError(orderId);
