@@ -3,7 +3,7 @@
 // timeout fails its workflow task with a clear error; the worker's main thread goes on: a saga
 // beside it completes, its activities run, the HTTP server on the same thread answers, the
 // SDK's stack trace query answers for a waiting saga, and SIGTERM stops the worker.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { grantCredit, restockProduct } from '../catalog/catalog';
 import { createOrderClient, type OrderClient } from '../client/order-client';
 import { freePort } from '../provision/ports';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
+import { spawnWorkerProcess } from '../test/spawn-worker-process';
 import { WORKFLOW_PRELOAD_MODULES } from './workflow-bundle';
 
 jest.setTimeout(120_000);
@@ -54,34 +55,6 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function startWorkerProcess(httpPort: number): Promise<ChildProcess> {
-  const started = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(__dirname, '..', 'test', 'worker-process.ts')],
-    {
-      cwd: path.join(__dirname, '..'),
-      env: {
-        ...process.env,
-        DATABASE_URL: database.url,
-        TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        WORKFLOW_BUNDLE: path.join(dir, 'bundle.js'),
-        HTTP_PORT: String(httpPort),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    started.once('exit', (code) => reject(new Error(`worker process exited early (${code})`)));
-    started.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) {
-        started.removeAllListeners('exit');
-        resolve(started);
-      }
-    });
-  });
-}
-
 /** How long GET /ping takes to answer, in ms. */
 async function pingMs(port: number): Promise<number> {
   const started = performance.now();
@@ -96,7 +69,12 @@ test('a looping workflow fails its task; sagas, activities, the HTTP server and 
   await restockProduct(database.store, sku, 10);
   await grantCredit(database.store, customerId, 1_000_000);
   const port = await freePort();
-  child = await startWorkerProcess(port);
+  child = await spawnWorkerProcess({
+    databaseUrl: database.url,
+    taskQueue,
+    workflowBundle: path.join(dir, 'bundle.js'),
+    httpPort: port,
+  });
 
   const looping = await client.workflow.start('loopWithoutAwaiting', {
     taskQueue,

@@ -2,13 +2,13 @@
 // running, sagas waiting for a payment confirmation), and a new worker process takes over.
 // Every saga still ends completed or cancelled, no event is written twice, and the saga's
 // invariants (stock and credit conserved) hold.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { grantCredit, restockProduct } from '../catalog/catalog';
 import { createOrderClient, type OrderClient } from '../client/order-client';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
+import { spawnWorkerProcess } from '../test/spawn-worker-process';
 import { checkSagaInvariants } from '../test/saga-invariants';
 
 jest.setTimeout(120_000);
@@ -20,29 +20,10 @@ let connection: Connection;
 let orders: OrderClient;
 const children: ChildProcess[] = [];
 
-function startWorkerProcess(): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(__dirname, '..', 'test', 'worker-process.ts')],
-    {
-      cwd: path.join(__dirname, '..'),
-      env: {
-        ...process.env,
-        DATABASE_URL: database.url,
-        TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+async function startWorkerProcess(): Promise<ChildProcess> {
+  const child = await spawnWorkerProcess({ databaseUrl: database.url, taskQueue });
   children.push(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker process exited early (${code})`)));
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve(child);
-    });
-  });
+  return child;
 }
 
 const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
