@@ -7,7 +7,9 @@
 // with orderSaga's calls to Temporal besides its activities, bare-order-announced-local: start
 // memo and search attributes, the final upsert), the saga's four activities
 // alone (activities: called in turn in this process, no workflow, no server) and
-// DBOS Transact running the same four steps on the same event store (the peer). Orders are
+// DBOS Transact running the same four steps on the same event store through handleCommand
+// (dbos), and doing the saga's five appends as raw optimistic INSERTs on the same streams, what
+// a DBOS user would write by hand (dbos-raw, the peer every other subject is held to). Orders are
 // driven by 1, 16 and 32 closed-loop clients; the subjects take turns in a rotating order.
 //
 // Options: --clients=1,16 --subjects=saga,bare --orders=N (per run at 16+ clients) --warmup=N
@@ -36,9 +38,10 @@ import { launchDbosSaga } from '../saga/dbos-saga';
 /** Activities per orderSaga of one line: createOrder, reserveInventory, chargePayment, confirmOrder. */
 const SAGA_STEPS = 4;
 const DBOS = 'DBOS Transact, same 4 steps';
+const DBOS_RAW = 'DBOS Transact, the 5 appends as raw INSERTs';
 const ACTIVITIES_ALONE = "the saga's activities alone, no workflow";
 /** Subjects that run without the Temporal server. */
-const NO_SERVER = [DBOS, ACTIVITIES_ALONE];
+const NO_SERVER = [DBOS, DBOS_RAW, ACTIVITIES_ALONE];
 /** Products and customers are spread so that few concurrent orders touch the same streams. */
 const PRODUCTS = 64;
 
@@ -164,7 +167,7 @@ const scenario: BenchScenario = {
       ...workerOptions,
     });
     const running = [sagaWorker.run(), bareWorker.run()];
-    const dbos = await launchDbosSaga(store, dbosSystemUrl);
+    const dbos = await launchDbosSaga(store, pool, dbosSystemUrl);
 
     const order = (id: string, i: number) => ({
       orderId: id,
@@ -287,6 +290,11 @@ const scenario: BenchScenario = {
         name: DBOS,
         one: (id: string, i: number) => dbos.execute({ ...order(id, i), correlationId: id }),
       },
+      {
+        key: 'dbos-raw',
+        name: DBOS_RAW,
+        one: (id: string, i: number) => dbos.executeRaw({ ...order(id, i), correlationId: id }),
+      },
     ].filter((s) => !wanted || wanted.some((w) => s.key.startsWith(w) || s.key === w));
 
     const samples = new Map<string, Run[]>();
@@ -398,11 +406,11 @@ const scenario: BenchScenario = {
       }
     }
     // orderSaga against the bare workflow with the same activities (Temporal's own cost), every
-    // other subject against DBOS (the peer).
+    // other subject against DBOS with raw appends (the peer).
     return rows.map((row) => {
       const baseline =
         subjects.find((s) => s.name === row.subject)?.baseline ??
-        (row.subject === DBOS ? undefined : DBOS);
+        (row.subject === DBOS_RAW ? undefined : DBOS_RAW);
       const base = rows.find(
         (r) => r.subject === baseline && r.variant === row.variant && r.metric === row.metric,
       );
