@@ -10,10 +10,11 @@ import { grantCredit, restockProduct } from '../../catalog/catalog';
 import { createOrderClient } from '../../client/order-client';
 import { createTestDatabase, eventually, refuseWrites, type TestDatabase } from '../harness';
 import { checkSagaInvariants } from '../saga-invariants';
-import { killAllAppProcesses, startAppProcess } from './processes';
+import { killAllAppProcesses } from './processes';
 import {
   checkOutRelease,
   failedWorkflowTasks,
+  ordersReadModel,
   startCurrentWorker,
   startReleaseWorker,
   startSagasWithRelease,
@@ -140,33 +141,12 @@ test('sagas started by the previous release end right on this release (old worke
   expect(ledger.credit.get(customer)).toMatchObject({ spent: 200_000 });
 
   // The orders read model, as GET /orders/:id serves it.
-  const projector = await startAppProcess(
-    'projector',
-    'projections/main.ts',
-    env,
-    'projection runner started',
-  );
-  const read = await eventually(
-    async () => {
-      const { rows } = await database.pool.query<{ id: string; status: string }>(
-        'SELECT id, status FROM read_models.orders WHERE id = ANY($1) ORDER BY id',
-        [Object.values(ids)],
-      );
-      const byId = new Map(rows.map((r) => [r.id, r.status]));
-      const all = Object.values(ids).map((id) => byId.get(id));
-      return all.every((s) => s && s !== 'pending') ? all : undefined;
-    },
-    30_000,
-    'the orders read model',
-  ).catch(async (err: unknown) => {
-    const { rows } = await database.pool.query(
-      'SELECT id, status FROM read_models.orders WHERE id = ANY($1)',
-      [Object.values(ids)],
-    );
-    throw new Error(`${String(err)}: ${JSON.stringify(rows)}`);
-  });
-  expect(read).toEqual(['completed', 'cancelled', 'cancelled', 'cancelled']);
-  await projector.kill('SIGTERM');
+  expect(await ordersReadModel(database, env, Object.values(ids))).toEqual([
+    'completed',
+    'cancelled',
+    'cancelled',
+    'cancelled',
+  ]);
   process.stderr.write(
     `[drill] upgrade from the previous release: ${Date.now() - started} ms (checkout ${checkedOut} ms)\n`,
   );
