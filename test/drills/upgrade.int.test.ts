@@ -1,8 +1,9 @@
-// Upgrade drill without Worker Versioning: the previous release (afbf374) starts sagas into
-// every waiting state (awaiting confirmation, with an added line, parked in
-// compensation_failed), its worker stops, this release's worker starts on the same Postgres
-// and Temporal, and the sagas are confirmed, cancelled, retried and skipped through this
-// release's client. Each ends as it should, no workflow task fails, and the events, the orders
+// Upgrade drill from an unversioned release: the previous release (afbf374, before Worker
+// Versioning) starts sagas into every waiting state (awaiting confirmation, with an added line,
+// parked in compensation_failed), its worker stops, this release's worker starts on the same
+// Postgres and Temporal as the first version of its Worker Deployment and is made current, the
+// unversioned sagas move to it, and they are confirmed, cancelled, retried and skipped through
+// this release's client. Each ends as it should, no workflow task fails, and the events, the orders
 // read model, stock and credit agree.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
@@ -18,6 +19,8 @@ import {
   startCurrentWorker,
   startReleaseWorker,
   startSagasWithRelease,
+  temporalCli,
+  workflowTaskBuildIds,
 } from './upgrade';
 
 jest.setTimeout(240_000);
@@ -103,7 +106,16 @@ test('sagas started by the previous release end right on this release (old worke
   await allowSkip();
 
   // ---- this release ----------------------------------------------------------------------
-  await startCurrentWorker(env);
+  const deployment = `drill-upgrade-${run}`;
+  await startCurrentWorker({
+    ...env,
+    TEMPORAL_DEPLOYMENT_NAME: deployment,
+    TEMPORAL_BUILD_ID: run,
+  });
+  await temporalCli(address, [
+    ...['worker', 'deployment', 'set-current-version', '--deployment-name', deployment],
+    ...['--build-id', run, '--yes'],
+  ]);
   const confirming = await orders.state(ids.confirm);
   await orders.confirmPayment(ids.confirm, confirming.totalCents);
   await orders.cancel(ids.cancel, 'customer called');
@@ -122,6 +134,8 @@ test('sagas started by the previous release end right on this release (old worke
   });
   for (const id of Object.values(ids)) {
     expect(await failedWorkflowTasks(client, `order-${id}`)).toBe(0);
+    // Unversioned sagas move to the current version: this release's worker ran their last tasks.
+    expect(await workflowTaskBuildIds(client, `order-${id}`)).toEqual([undefined, run]);
   }
 
   // The events: each order ends once, stock and credit are conserved.

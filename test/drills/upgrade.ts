@@ -162,6 +162,25 @@ export async function startSagasWithRelease(
   await proc.kill('SIGTERM');
 }
 
+/**
+ * The build ids of the workers that completed the saga's workflow tasks, in order of first
+ * appearance (none for an unversioned worker).
+ */
+export async function workflowTaskBuildIds(
+  client: Client,
+  workflowId: string,
+): Promise<(string | null | undefined)[]> {
+  const { events } = await client.workflow.getHandle(workflowId).fetchHistory();
+  return [
+    ...new Set(
+      (events ?? []).flatMap((e) => {
+        const done = e.workflowTaskCompletedEventAttributes;
+        return done ? [done.deploymentVersion?.buildId] : [];
+      }),
+    ),
+  ];
+}
+
 /** Every workflow task of the saga went through: no WorkflowTaskFailed in its history. */
 export async function failedWorkflowTasks(client: Client, workflowId: string): Promise<number> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();

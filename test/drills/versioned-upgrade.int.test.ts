@@ -17,12 +17,14 @@ import { killAllAppProcesses } from './processes';
 import {
   checkOutRelease,
   type DrillEnv,
+  failedWorkflowTasks,
   ordersReadModel,
   PREVIOUS_VERSIONED_RELEASE,
   startCurrentWorker,
   startReleaseWorker,
   startSagasWithRelease,
   temporalCli,
+  workflowTaskBuildIds,
 } from './upgrade';
 
 jest.setTimeout(240_000);
@@ -132,19 +134,11 @@ async function versionsOf(orderId: string) {
   const handle = client.workflow.getHandle(`order-${orderId}`);
   const { raw } = await handle.describe();
   const pinned = raw.workflowExecutionInfo?.versioningInfo;
-  const { events } = await handle.fetchHistory();
   return {
     behavior: pinned?.behavior,
     pinnedTo: pinned?.deploymentVersion?.buildId,
-    ranOn: [
-      ...new Set(
-        (events ?? []).flatMap((e) => {
-          const done = e.workflowTaskCompletedEventAttributes;
-          return done ? [done.deploymentVersion?.buildId] : [];
-        }),
-      ),
-    ],
-    failedTasks: (events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length,
+    ranOn: await workflowTaskBuildIds(client, `order-${orderId}`),
+    failedTasks: await failedWorkflowTasks(client, `order-${orderId}`),
   };
 }
 
