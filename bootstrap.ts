@@ -244,7 +244,6 @@ export async function startPieces(
         paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
         paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
         useLocalActivities: config.sagaLocalActivities,
-        stampSagaPath: config.sagaPathStamp,
         // The worker polls on this same connection: the saga's first task comes back in the
         // start call's answer instead of through matching (eager workflow start).
         eagerStart: has('worker'),

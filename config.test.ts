@@ -22,14 +22,6 @@ describe('config', () => {
     });
   });
 
-  test('sagas are stamped with their path unless SAGA_PATH_STAMP=false', () => {
-    expect(loadConfig({}).sagaPathStamp).toBe(true);
-    expect(loadConfig({ SAGA_PATH_STAMP: 'false' }).sagaPathStamp).toBe(false);
-    expect(() => loadConfig({ SAGA_PATH_STAMP: 'maybe' })).toThrow(
-      /SAGA_PATH_STAMP must be true or false/,
-    );
-  });
-
   test('sagas run their event-store steps as local activities unless SAGA_LOCAL_ACTIVITIES=false', () => {
     expect(loadConfig({}).sagaLocalActivities).toBe(true);
     expect(loadConfig({ SAGA_LOCAL_ACTIVITIES: 'false' }).sagaLocalActivities).toBe(false);

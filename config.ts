@@ -78,8 +78,6 @@ export interface Config {
   dbConnectionBudget: number;
   /** Sagas started by the API and the CLI run their event-store steps as local activities. */
   sagaLocalActivities: boolean;
-  /** Sagas started by the API and the CLI carry the path stamp (workflows/saga-paths.ts). */
-  sagaPathStamp: boolean;
   dataDir: string;
   /** Port of the embedded Postgres when DATABASE_URL is unset (5432 is often taken). */
   embeddedPostgresPort: number;
@@ -320,7 +318,6 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     dbConnectionBudget: parse(env, 'DB_CONNECTION_BUDGET', integer(1, 100_000), 40),
     sagaLocalActivities: parse(env, 'SAGA_LOCAL_ACTIVITIES', boolean, true),
-    sagaPathStamp: parse(env, 'SAGA_PATH_STAMP', boolean, true),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
     embeddedPostgresPort: parse(env, 'EMBEDDED_POSTGRES_PORT', integer(1, 65535), 5433),
     tracing: {

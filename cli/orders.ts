@@ -41,7 +41,6 @@ async function orders(extra: Pick<OrderClientOptions, 'orderRecords'> = {}) {
     paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
     paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
     useLocalActivities: config.sagaLocalActivities,
-    stampSagaPath: config.sagaPathStamp,
     ...extra,
   });
 }

@@ -26,7 +26,6 @@ import {
 import { orderSaga } from '../workflows';
 import { innermostApplicationFailure } from '../workflows/failures';
 import { checkNewOrder, checkOrderLine, type Checked } from '../workflows/order-input-checks';
-import { NEWEST_SAGA_PATH, SAGA_PATH_MEMO } from '../workflows/saga-paths';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from '../workflows/search-attributes';
 import {
   type AddItemResult,
@@ -43,12 +42,6 @@ export interface OrderClientOptions {
   paymentConfirmationThresholdCents: number;
   paymentConfirmationTimeoutMs: number;
   useLocalActivities?: boolean;
-  /**
-   * Stamp each saga with its path, so it records no patch marker (workflows/saga-paths.ts;
-   * default true). Off while workers of a release without the stamp still run: they could not
-   * replay a stamped saga's history (docs/saga.md).
-   */
-  stampSagaPath?: boolean;
   /** Attempts per compensation before the saga waits in compensation_failed (default 10). */
   compensationMaxAttempts?: number;
   /**
@@ -136,17 +129,13 @@ async function decodeFirstPayload(
 }
 
 /**
- * What a saga is started with besides its input: the memo a duplicate start is compared with
- * and the stamp of the path it takes (workflows/saga-paths.ts), the policy that never starts a
- * second saga for an order, and the search attributes it is listed by from the start, before
+ * What a saga is started with besides its input: the memo a duplicate start is compared with,
+ * the policy that never starts a second saga for an order, and the search attributes it is listed by from the start, before
  * its first task has run.
  */
-export function orderSagaStartOptions(input: OrderSagaInput, { stampSagaPath = true } = {}) {
+export function orderSagaStartOptions(input: OrderSagaInput) {
   return {
-    memo: {
-      [ORDER_CONTENT_MEMO]: orderContentHash(input),
-      ...(stampSagaPath ? { [SAGA_PATH_MEMO]: NEWEST_SAGA_PATH } : {}),
-    },
+    memo: { [ORDER_CONTENT_MEMO]: orderContentHash(input) },
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     typedSearchAttributes: [
       { key: CustomerIdKey, value: input.customerId },
@@ -274,7 +263,7 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         }
       }
       // The memo is encrypted with the payloads when a key is set; read back on a duplicate start.
-      const startOptions = orderSagaStartOptions(input, options);
+      const startOptions = orderSagaStartOptions(input);
       const contentHash = startOptions.memo[ORDER_CONTENT_MEMO];
       try {
         const handle = await client.workflow.start(orderSaga, {

@@ -14,7 +14,6 @@ import {
 } from '../test/harness';
 import { createDataConverter } from './data-converter';
 import { ENCRYPTED_ENCODING } from './encryption-codec';
-import { SAGA_PATH_MEMO } from '../workflows/saga-paths';
 
 // jest.config.js's per-project testTimeout is not applied by Jest: these tests race real
 // writers and wait on Temporal, which under load takes longer than Jest's default 5 s.
@@ -69,15 +68,12 @@ it('stores only ciphertext in Temporal and in domain_events, and the saga still 
     expect(text(p.metadata?.encoding)).toBe(ENCRYPTED_ENCODING);
     expect(text(p.data)).not.toContain(customerId);
   }
-  // The memo (content hash, path stamp) is ciphertext too, and the worker still reads the stamp:
-  // the saga took its path without a patch marker (workflows/saga-paths.ts).
+  // The memo (the content hash a duplicate start is compared with) is ciphertext too.
   const memo = history.events?.[0]?.workflowExecutionStartedEventAttributes?.memo?.fields ?? {};
-  expect(Object.keys(memo).sort()).toEqual([ORDER_CONTENT_MEMO, SAGA_PATH_MEMO].sort());
+  expect(Object.keys(memo)).toEqual([ORDER_CONTENT_MEMO]);
   for (const p of Object.values(memo)) {
     expect(text(p.metadata?.encoding)).toBe(ENCRYPTED_ENCODING);
   }
-  const markers = (history.events ?? []).map((e) => e.markerRecordedEventAttributes?.markerName);
-  expect(markers).not.toContain('core_patch');
 
   const { rows } = await t.pool.query<{ codec: string; bytes: Buffer | null }>(
     `SELECT codec, event_data_bytes AS bytes FROM domain_events WHERE aggregate_id = $1`,

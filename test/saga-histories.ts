@@ -33,12 +33,14 @@ export async function recordHistoryIfAsked(
 }
 
 /**
- * Histories recorded before a change of the saga's path (workflows/saga-paths.ts) are kept in a
- * folder named after it: sagas of every version still replay. before-hot-path: before
- * HOT_PATH_PATCH; before-stamp: the hot path as sagas took it before the client's stamp, with
- * its patch marker.
+ * Histories recorded with earlier code of the saga (its paths: sagaPaths in
+ * workflows/order-saga.workflow.ts) are kept in a folder each: sagas of every version still
+ * replay. before-hot-path: before HOT_PATH_PATCH (with the guarantees' marker, or none, as the
+ * release of 2026-11-27 records them); before-stamp: the hot path with its patch marker, before
+ * the order client stamped its sagas; stamped: the hot path as the client's path stamp (memo
+ * orderSagaPath) selected it, with no marker, until the stamp was removed.
  */
-export const EARLIER_FIXTURE_DIRS = ['before-hot-path', 'before-stamp'];
+export const EARLIER_FIXTURE_DIRS = ['before-hot-path', 'before-stamp', 'stamped'];
 
 /** Every fixture: the current recordings by path name, the earlier ones as `<folder>/<path>`. */
 export function loadHistoryFixtures(): {

@@ -4,6 +4,8 @@
 // and exits 0 once the worker has shut down (the SDK's runtime stops it on SIGTERM). With
 // HTTP_PORT, it also answers GET /ping on that port from its main thread, as the API does
 // beside the worker under `npm start`.
+// With TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID, it joins that Worker Deployment as that
+// version (sagas pinned), and stays out of the routing: an operator (a drill) makes it current.
 import http from 'node:http';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createDb, createEventStore, createPool, type EventStoreTables } from '../eventstore';
@@ -27,6 +29,15 @@ async function main(): Promise<void> {
     store,
     dbPoolMax: 10,
     workflowBundle: { codePath: env('WORKFLOW_BUNDLE') },
+    ...(process.env.TEMPORAL_DEPLOYMENT_NAME
+      ? {
+          deployment: {
+            name: process.env.TEMPORAL_DEPLOYMENT_NAME,
+            buildId: env('TEMPORAL_BUILD_ID'),
+            versioning: true,
+          },
+        }
+      : {}),
     // A killed worker's sticky queue is abandoned after this long: the next worker then takes
     // over its sagas' workflow tasks (the default is 10 s).
     workerOptions: { stickyQueueScheduleToStartTimeout: '1 second' },

@@ -1,6 +1,6 @@
 // The walking skeleton end to end: Temporal client -> orderSaga -> activities -> domain_events
 // -> projection runner -> read_models.orders, against the real dev server and Postgres; and
-// which path a saga takes with and without the client's stamp (workflows/saga-paths.ts).
+// which path a saga takes, started by the client, otherwise, or with an earlier client's stamp.
 import { Client } from '@temporalio/client';
 import { grantCredit, restockProduct } from '../catalog/catalog';
 import { createOrderClient } from '../client/order-client';
@@ -12,7 +12,9 @@ import {
   type TestDatabase,
   type TestWorker,
 } from '../test/harness';
-import { HOT_PATH_PATCH } from './saga-paths';
+
+/** The patch the saga's newest path records (workflows/order-saga.workflow.ts). */
+const HOT_PATH_PATCH = 'order-saga-hot-path-v3';
 
 let database: TestDatabase;
 let worker: TestWorker;
@@ -140,63 +142,68 @@ test("a client on the worker's connection starts the saga eagerly, as npm start 
   await expect(eager.start(order)).resolves.toMatchObject({ started: false });
 });
 
-test('a saga the client started records no patch marker; one started otherwise records its path', async () => {
+test('a saga records the hot path marker; one an earlier client stamped takes the hot path with a deprecated marker', async () => {
   await restockProduct(database.store, 'SKU-PATH', 5);
   await grantCredit(database.store, 'cust-path', 100_00);
   const items = [{ productId: 'SKU-PATH', quantity: 1, unitPriceCents: 500 }];
-  await worker.orders.start({ orderId: 'order-stamped', customerId: 'cust-path', items });
-  await expect(worker.orders.result('order-stamped')).resolves.toMatchObject({
+  await worker.orders.start({ orderId: 'order-client', customerId: 'cust-path', items });
+  await expect(worker.orders.result('order-client')).resolves.toMatchObject({
     status: 'completed',
   });
-  // A client with the stamp switched off (SAGA_PATH_STAMP=false, for a rollout over workers of a
-  // release without it), and a start as `temporal workflow start --input` makes: no stamp.
-  const unstampedClient = createOrderClient(worker.client, {
-    taskQueue: worker.taskQueue,
-    paymentConfirmationThresholdCents: 100_000,
-    paymentConfirmationTimeoutMs: 10_000,
-    stampSagaPath: false,
-  });
-  await unstampedClient.start({ orderId: 'order-switched-off', customerId: 'cust-path', items });
-  await expect(unstampedClient.result('order-switched-off')).resolves.toMatchObject({
-    status: 'completed',
-  });
-  const raw = await worker.client.workflow.start('orderSaga', {
-    workflowId: 'order-order-unstamped',
-    taskQueue: worker.taskQueue,
-    args: [
-      {
-        orderId: 'order-unstamped',
-        customerId: 'cust-path',
-        currency: 'USD',
-        items,
-        shippingAddress: null,
-        paymentConfirmationThresholdCents: 100_000,
-        paymentConfirmationTimeoutMs: 60_000,
-        correlationId: 'corr-unstamped',
-      },
-    ],
-  });
+  // As `temporal workflow start --input` makes it; and as an earlier release's order client
+  // started its sagas, with the path stamp in the memo (a client still running while its
+  // release is replaced).
+  const rawStart = (orderId: string, memo?: Record<string, unknown>) =>
+    worker.client.workflow.start('orderSaga', {
+      workflowId: `order-${orderId}`,
+      taskQueue: worker.taskQueue,
+      ...(memo ? { memo } : {}),
+      args: [
+        {
+          orderId,
+          customerId: 'cust-path',
+          currency: 'USD',
+          items,
+          shippingAddress: null,
+          paymentConfirmationThresholdCents: 100_000,
+          paymentConfirmationTimeoutMs: 60_000,
+          correlationId: `corr-${orderId}`,
+        },
+      ],
+    });
+  const raw = await rawStart('order-raw');
+  const stamped = await rawStart('order-stamped', { orderSagaPath: HOT_PATH_PATCH });
   await expect(raw.result()).resolves.toMatchObject({ status: 'completed' });
+  await expect(stamped.result()).resolves.toMatchObject({ status: 'completed' });
 
   const markersAndActivities = async (workflowId: string) => {
     const { events } = await worker.client.workflow.getHandle(workflowId).fetchHistory();
     return (events ?? []).flatMap((e) => {
-      if (e.markerRecordedEventAttributes?.markerName === 'core_patch') return ['patch marker'];
+      const marker = e.markerRecordedEventAttributes;
+      if (marker?.markerName === 'core_patch') {
+        const data = marker.details?.['patch-data']?.payloads?.[0]?.data;
+        return [JSON.parse(Buffer.from(data!).toString('utf8')) as unknown];
+      }
       const activity = e.activityTaskScheduledEventAttributes?.activityType?.name;
       return activity ? [activity] : [];
     });
   };
-  // Both took the hot path: one reservation activity for the order.
+  // All took the hot path: one reservation activity for the order.
   const hotPath = ['createOrder', 'reserveInventoryItems', 'chargePayment', 'confirmOrder'];
-  expect(await markersAndActivities('order-order-stamped')).toEqual(hotPath);
-  for (const workflowId of ['order-order-switched-off', 'order-order-unstamped']) {
-    expect(await markersAndActivities(workflowId)).toEqual(['patch marker', ...hotPath]);
+  for (const workflowId of ['order-order-client', 'order-order-raw']) {
+    expect(await markersAndActivities(workflowId)).toEqual([
+      { id: HOT_PATH_PATCH, deprecated: false },
+      ...hotPath,
+    ]);
   }
-  // The core upserts TemporalChangeVersion beside a marker, and only then.
+  expect(await markersAndActivities('order-order-stamped')).toEqual([
+    { id: HOT_PATH_PATCH, deprecated: true },
+    ...hotPath,
+  ]);
+  // The core upserts TemporalChangeVersion beside the marker.
   const changeVersion = async (workflowId: string) =>
     (await worker.client.workflow.getHandle(workflowId).describe()).searchAttributes
       .TemporalChangeVersion;
-  expect(await changeVersion('order-order-stamped')).toBeUndefined();
-  expect(await changeVersion('order-order-switched-off')).toEqual([HOT_PATH_PATCH]);
-  expect(await changeVersion('order-order-unstamped')).toEqual([HOT_PATH_PATCH]);
+  expect(await changeVersion('order-order-client')).toEqual([HOT_PATH_PATCH]);
+  expect(await changeVersion('order-order-raw')).toEqual([HOT_PATH_PATCH]);
 });

@@ -1,14 +1,13 @@
-// Safe deployment: every recorded orderSaga history (one per path, test/fixtures/histories, and
-// each hot-path one as a worker of the release before records it for a saga this release's
-// client started) replays against the current workflow code, the same bundle the workers run.
-// A change that would break a running saga (a step added, removed or reordered without a new
-// path in workflows/saga-paths.ts) makes the replay fail with a determinism error, so it fails
-// CI before it reaches a worker.
+// Safe deployment: every recorded orderSaga history (one per path, test/fixtures/histories, with
+// the recordings of earlier code in its folders, and each before-stamp one as a worker of that
+// release recorded it for a saga the stamping client started) replays against the current
+// workflow code, the same bundle the workers run. A change that would break a running saga (a
+// step added, removed or reordered without a patch) makes the replay fail with a determinism
+// error, so it fails CI before it reaches a worker.
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { EARLIER_FIXTURE_DIRS, loadHistoryFixtures } from '../test/saga-histories';
-import { NEWEST_SAGA_PATH, SAGA_PATH_MEMO } from './saga-paths';
 
 jest.setTimeout(60_000);
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -18,16 +17,20 @@ const { History } = temporal.api.history.v1;
 
 const recorded = loadHistoryFixtures();
 
+/** The memo an earlier order client stamped its sagas with, and the value it wrote. */
+const PATH_STAMP_MEMO = 'orderSagaPath';
+const HOT_PATH_PATCH = 'order-saga-hot-path-v3';
+
 /**
- * A saga started by this release's client and run by a worker of the release before (which has
- * the hot path but not the stamp): that worker ignores the memo, so its history is a before-stamp
+ * A saga started by the stamping client and run by a worker of the release before the stamp
+ * (which has the hot path): that worker ignores the memo, so its history is a before-stamp
  * recording whose start event carries the stamp.
  */
 function stampedByTheReleaseBefore({ name, history }: { name: string; history: History }) {
   const copy = History.decode(History.encode(history).finish());
   const started = copy.events[0]?.workflowExecutionStartedEventAttributes;
   if (!started?.memo?.fields) throw new Error(`${name}: no memo in the start event`);
-  started.memo.fields[SAGA_PATH_MEMO] = defaultPayloadConverter.toPayload(NEWEST_SAGA_PATH);
+  started.memo.fields[PATH_STAMP_MEMO] = defaultPayloadConverter.toPayload(HOT_PATH_PATCH);
   return { name: name.replace(/^before-stamp\//, 'stamped-by-the-release-before/'), history: copy };
 }
 
@@ -44,11 +47,21 @@ function patchMarkers(history: History): (string | undefined)[] {
     .map((d) => (JSON.parse(Buffer.from(d).toString('utf8')) as { id?: string }).id);
 }
 
-async function replayAll(workflowBundle: { codePath: string } | { code: string }) {
+/** The stamp in a history's start event, if any. */
+function stampOf(history: History): unknown {
+  const memo = history.events[0]?.workflowExecutionStartedEventAttributes?.memo?.fields ?? {};
+  const payload = memo[PATH_STAMP_MEMO];
+  return payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
+}
+
+async function replayAll(
+  workflowBundle: { codePath: string } | { code: string },
+  which: { name: string; history: History }[] = histories,
+) {
   const results: { name: string; error?: string }[] = [];
   const replays = Worker.runReplayHistories(
     { workflowBundle },
-    histories.map(({ name, history }) => ({ workflowId: name, history })),
+    which.map(({ name, history }) => ({ workflowId: name, history })),
   );
   for await (const result of replays) {
     results.push({
@@ -84,30 +97,37 @@ test('there is a recorded history for every path of the saga, now and before eac
   );
 });
 
-test('the current recordings took the newest path: stamped, with no patch marker', () => {
-  for (const { name, history } of recorded.filter((h) => !h.name.includes('/'))) {
-    const memo = history.events[0]?.workflowExecutionStartedEventAttributes?.memo?.fields ?? {};
-    const stamp = memo[SAGA_PATH_MEMO] && defaultPayloadConverter.fromPayload(memo[SAGA_PATH_MEMO]);
-    // Started by the client, which sets the customer at start: the saga does not repeat it,
-    // and with no marker the SDK's core upserts no TemporalChangeVersion either.
-    const upserted = (history.events ?? []).flatMap((e) =>
+test('each recording holds the markers and stamp of the path it took', () => {
+  const upserted = (history: History) =>
+    (history.events ?? []).flatMap((e) =>
       Object.keys(
         e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
       ),
     );
-    expect({ name, stamp, patches: patchMarkers(history), upserted }).toEqual({
-      name,
-      stamp: NEWEST_SAGA_PATH,
-      patches: [],
-      upserted: expect.not.arrayContaining(['CustomerId', 'TemporalChangeVersion']),
-    });
-  }
-  // The hot path as recorded before the stamp: one marker, for the hot path.
-  for (const { name, history } of recorded.filter((h) => h.name.startsWith('before-stamp/'))) {
-    expect({ name, patches: patchMarkers(history) }).toEqual({
-      name,
-      patches: ['order-saga-hot-path-v3'],
-    });
+  for (const { name, history } of recorded) {
+    const folder = name.includes('/') ? name.split('/')[0] : 'current';
+    const seen = { name, stamp: stampOf(history), patches: patchMarkers(history) };
+    switch (folder) {
+      case 'current':
+        // The hot path records its marker; the client set the customer at start, so the saga
+        // does not repeat it.
+        expect(seen).toEqual({ name, stamp: undefined, patches: [HOT_PATH_PATCH] });
+        expect(upserted(history)).not.toContain('CustomerId');
+        break;
+      case 'stamped':
+        expect(seen).toEqual({ name, stamp: HOT_PATH_PATCH, patches: [] });
+        break;
+      case 'before-stamp':
+        expect(seen).toEqual({ name, stamp: undefined, patches: [HOT_PATH_PATCH] });
+        break;
+      case 'before-hot-path':
+        // The guarantees' marker, or none (the path of the release of 2026-11-27).
+        expect(seen.stamp).toBeUndefined();
+        expect([[], ['order-saga-guarantees-v2']]).toContainEqual(seen.patches);
+        break;
+      default:
+        throw new Error(`${name}: a fixture folder this test does not know`);
+    }
   }
 });
 
@@ -125,6 +145,26 @@ test('an unsafe change of the workflow fails the replay', async () => {
   });
   const results = await replayAll({ code });
   expect(results).toHaveLength(histories.length);
+  for (const result of results) {
+    expect(result.error).toMatch(/DeterminismViolationError|[Nn]ondetermin/);
+  }
+});
+
+test('the stamp still selects the path of the histories that carry it', async () => {
+  // Without it, a stamped history (no marker) would be replayed down the path of the release
+  // of 2026-11-27, which records no marker either: the legacy read in sagaPaths is load-bearing.
+  const unstamped = recorded
+    .filter((h) => h.name.startsWith('stamped/'))
+    .map(({ name, history }) => {
+      const copy = History.decode(History.encode(history).finish());
+      delete copy.events[0]!.workflowExecutionStartedEventAttributes!.memo!.fields![
+        PATH_STAMP_MEMO
+      ];
+      return { name, history: copy };
+    });
+  const codePath = process.env.TEST_WORKFLOW_BUNDLE!;
+  const results = await replayAll({ codePath }, unstamped);
+  expect(results).toHaveLength(PATHS.length);
   for (const result of results) {
     expect(result.error).toMatch(/DeterminismViolationError|[Nn]ondetermin/);
   }

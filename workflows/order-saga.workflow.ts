@@ -16,6 +16,7 @@ import {
   CancellationScope,
   allHandlersFinished,
   condition,
+  deprecatePatch,
   log,
   patched,
   proxyActivities,
@@ -48,7 +49,6 @@ import {
   type Checked,
 } from './order-input-checks';
 import { safeTotalCents } from './order-input';
-import { chooseSagaPaths, SAGA_PATH_MEMO } from './saga-paths';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from './search-attributes';
 import type {
   AddItemResult,
@@ -206,11 +206,51 @@ function cancelReason(value: unknown): { ok: true; reason?: string } | { ok: fal
 // stack), and an invalid input still rejects, as the SDK awaits the call in an async function.
 export function orderSaga(rawInput: OrderSagaInput): Promise<OrderSagaResult> {
   const input = parseInput(rawInput);
-  const info = workflowInfo();
-  const paths = chooseSagaPaths(info.memo?.[SAGA_PATH_MEMO], info.unsafe.isReplaying, patched);
+  const paths = sagaPaths();
   const saga = new OrderSaga(input, paths.guarantees, paths.hotPath);
   saga.setHandlers();
   return saga.run();
+}
+
+/**
+ * Changes that alter the saga's commands (cancel takes effect after the payment, the confirm
+ * step cannot be cancelled, confirmation is only taken while awaited). Sagas of the release of
+ * 2026-11-27 (afbf374) and older record no marker and take the path before it.
+ */
+const GUARANTEES_PATCH = 'order-saga-guarantees-v2';
+
+/**
+ * The hot path (on top of the guarantees): all products reserved by one activity, and the
+ * search attributes the client set at start not upserted again. It implies the patch before:
+ * a saga records this marker alone.
+ */
+const HOT_PATH_PATCH = 'order-saga-hot-path-v3';
+
+/**
+ * Earlier releases' order client wrote this memo ("the path stamp", value HOT_PATH_PATCH) so
+ * that its sagas took the hot path without recording the marker. No client writes it now (a
+ * saga is pinned to its worker's version, so nothing older than the hot path ever runs it),
+ * but sagas so started still replay here, and one started by an older client while it is being
+ * replaced may still arrive.
+ */
+const LEGACY_PATH_STAMP_MEMO = 'orderSagaPath';
+
+/**
+ * Which path this run takes: the one its history was recorded with. The memo is read from the
+ * start event, so it says the same on every replay.
+ */
+function sagaPaths(): { guarantees: boolean; hotPath: boolean } {
+  if (workflowInfo().memo?.[LEGACY_PATH_STAMP_MEMO] === HOT_PATH_PATCH) {
+    // Every stamped saga took the hot path; a worker of the release before the stamp (which
+    // ignored the memo) recorded the marker, the others did not. deprecatePatch is Temporal's
+    // call for "the new branch, marker or not": it accepts both histories.
+    deprecatePatch(HOT_PATH_PATCH);
+    return { guarantees: true, hotPath: true };
+  }
+  // A fresh run records the hot path's marker: the older sagas that record none (afbf374's)
+  // still run on this code, as unversioned sagas move to the current version.
+  if (patched(HOT_PATH_PATCH)) return { guarantees: true, hotPath: true };
+  return { guarantees: patched(GUARANTEES_PATCH), hotPath: false };
 }
 
 type SkipRequest = { compensation: string; reason: string };
@@ -237,7 +277,7 @@ class OrderSaga {
 
   constructor(
     private readonly input: OrderSagaInput,
-    /** Recorded before GUARANTEES_PATCH (./saga-paths): the old path, for histories that replay it. */
+    /** Recorded before GUARANTEES_PATCH: the old path, for histories that replay it. */
     private readonly v2: boolean,
     /** HOT_PATH_PATCH: one reservation activity, no repeated search attributes. */
     private readonly v3: boolean,

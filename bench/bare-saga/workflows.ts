@@ -7,8 +7,7 @@
 //   what is left between it and orderSaga is the saga's own workflow code;
 // - with `announced`, bareOrderSaga also does what orderSaga does towards Temporal beyond its
 //   activities: OrderStatus upserted on completion (the bench starts it with orderSaga's memo
-//   and search attributes; a saga so started records no patch marker, workflows/saga-paths.ts).
-//   What is left between that and orderSaga is the saga's workflow code proper.
+//   and search attributes). What is left between that and orderSaga is the saga's workflow code proper.
 import {
   proxyActivities,
   proxyLocalActivities,

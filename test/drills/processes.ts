@@ -92,7 +92,13 @@ export async function killAllAppProcesses(): Promise<void> {
 /** A saga worker on the test run's pre-built workflow bundle (test/worker-process.ts). */
 export function startBundledWorker(
   name: string,
-  env: { DATABASE_URL: string; TEMPORAL_ADDRESS: string; TEMPORAL_TASK_QUEUE: string },
+  env: {
+    DATABASE_URL: string;
+    TEMPORAL_ADDRESS: string;
+    TEMPORAL_TASK_QUEUE: string;
+    TEMPORAL_DEPLOYMENT_NAME?: string;
+    TEMPORAL_BUILD_ID?: string;
+  },
 ): Promise<AppProcess> {
   const bundle = process.env.TEST_WORKFLOW_BUNDLE;
   if (!bundle || !fs.existsSync(bundle))

@@ -1,8 +1,9 @@
-// Upgrade drill without Worker Versioning: the previous release (afbf374) starts sagas into
-// every waiting state (awaiting confirmation, with an added line, parked in
-// compensation_failed), its worker stops, this release's worker starts on the same Postgres
-// and Temporal, and the sagas are confirmed, cancelled, retried and skipped through this
-// release's client. Each ends as it should, no workflow task fails, and the events, the orders
+// Upgrade drill from an unversioned release: the previous release (afbf374, before Worker
+// Versioning) starts sagas into every waiting state (awaiting confirmation, with an added line,
+// parked in compensation_failed), its worker stops, this release's worker starts on the same
+// Postgres and Temporal as the first version of its Worker Deployment and is made current, the
+// unversioned sagas move to it, and they are confirmed, cancelled, retried and skipped through
+// this release's client. Each ends as it should, no workflow task fails, and the events, the orders
 // read model, stock and credit agree.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
@@ -10,13 +11,16 @@ import { grantCredit, restockProduct } from '../../catalog/catalog';
 import { createOrderClient } from '../../client/order-client';
 import { createTestDatabase, eventually, refuseWrites, type TestDatabase } from '../harness';
 import { checkSagaInvariants } from '../saga-invariants';
-import { killAllAppProcesses, startAppProcess } from './processes';
+import { killAllAppProcesses } from './processes';
 import {
   checkOutRelease,
   failedWorkflowTasks,
+  ordersReadModel,
   startCurrentWorker,
   startReleaseWorker,
   startSagasWithRelease,
+  temporalCli,
+  workflowTaskBuildIds,
 } from './upgrade';
 
 jest.setTimeout(240_000);
@@ -102,7 +106,16 @@ test('sagas started by the previous release end right on this release (old worke
   await allowSkip();
 
   // ---- this release ----------------------------------------------------------------------
-  await startCurrentWorker(env);
+  const deployment = `drill-upgrade-${run}`;
+  await startCurrentWorker({
+    ...env,
+    TEMPORAL_DEPLOYMENT_NAME: deployment,
+    TEMPORAL_BUILD_ID: run,
+  });
+  await temporalCli(address, [
+    ...['worker', 'deployment', 'set-current-version', '--deployment-name', deployment],
+    ...['--build-id', run, '--yes'],
+  ]);
   const confirming = await orders.state(ids.confirm);
   await orders.confirmPayment(ids.confirm, confirming.totalCents);
   await orders.cancel(ids.cancel, 'customer called');
@@ -121,6 +134,8 @@ test('sagas started by the previous release end right on this release (old worke
   });
   for (const id of Object.values(ids)) {
     expect(await failedWorkflowTasks(client, `order-${id}`)).toBe(0);
+    // Unversioned sagas move to the current version: this release's worker ran their last tasks.
+    expect(await workflowTaskBuildIds(client, `order-${id}`)).toEqual([undefined, run]);
   }
 
   // The events: each order ends once, stock and credit are conserved.
@@ -140,33 +155,12 @@ test('sagas started by the previous release end right on this release (old worke
   expect(ledger.credit.get(customer)).toMatchObject({ spent: 200_000 });
 
   // The orders read model, as GET /orders/:id serves it.
-  const projector = await startAppProcess(
-    'projector',
-    'projections/main.ts',
-    env,
-    'projection runner started',
-  );
-  const read = await eventually(
-    async () => {
-      const { rows } = await database.pool.query<{ id: string; status: string }>(
-        'SELECT id, status FROM read_models.orders WHERE id = ANY($1) ORDER BY id',
-        [Object.values(ids)],
-      );
-      const byId = new Map(rows.map((r) => [r.id, r.status]));
-      const all = Object.values(ids).map((id) => byId.get(id));
-      return all.every((s) => s && s !== 'pending') ? all : undefined;
-    },
-    30_000,
-    'the orders read model',
-  ).catch(async (err: unknown) => {
-    const { rows } = await database.pool.query(
-      'SELECT id, status FROM read_models.orders WHERE id = ANY($1)',
-      [Object.values(ids)],
-    );
-    throw new Error(`${String(err)}: ${JSON.stringify(rows)}`);
-  });
-  expect(read).toEqual(['completed', 'cancelled', 'cancelled', 'cancelled']);
-  await projector.kill('SIGTERM');
+  expect(await ordersReadModel(database, env, Object.values(ids))).toEqual([
+    'completed',
+    'cancelled',
+    'cancelled',
+    'cancelled',
+  ]);
   process.stderr.write(
     `[drill] upgrade from the previous release: ${Date.now() - started} ms (checkout ${checkedOut} ms)\n`,
   );

@@ -1,20 +1,35 @@
 // Helpers of the upgrade drills: the previous release (a recorded commit) checked out next to
 // the repository with node_modules, its worker and its order client as child processes, and
 // the checks every upgrade must pass. The drill without Worker Versioning stops the old worker
-// before the new one starts; a drill with both deployments live can reuse these pieces.
-import { execFileSync } from 'node:child_process';
+// before the new one starts; the versioned drill runs both deployments at once and promotes and
+// rolls back with the `temporal worker deployment` commands docs/operations.md gives operators.
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import { eventually, type TestDatabase } from '../harness';
+import { findTemporalCli } from '../../provision/temporal';
 import { type AppProcess, ROOT, startAppProcess, startBundledWorker } from './processes';
 
 /** The release of 2026-11-27: the sagas it started use run-based event ids. */
 export const PREVIOUS_RELEASE = 'afbf374';
 
+/**
+ * The previous release for the drill with Worker Versioning. afbf374 predates versioning (its
+ * workers are unversioned, so its sagas move to whatever version is current and cannot stay on
+ * their release), so this is the last commit on main before the path stamp went: it joins a
+ * Worker Deployment, pins its sagas, and its client stamps them.
+ */
+export const PREVIOUS_VERSIONED_RELEASE = '57b70fa';
+
 export type DrillEnv = {
   DATABASE_URL: string;
   TEMPORAL_ADDRESS: string;
   TEMPORAL_TASK_QUEUE: string;
+  /** Set both to run the worker as a version of that Worker Deployment. */
+  TEMPORAL_DEPLOYMENT_NAME?: string;
+  TEMPORAL_BUILD_ID?: string;
 };
 
 /**
@@ -72,6 +87,28 @@ export function startCurrentWorker(env: DrillEnv): Promise<AppProcess> {
   return startBundledWorker('worker-current', env);
 }
 
+const run = promisify(execFile);
+
+/**
+ * `temporal <args> --address <address>` as an operator types it; resolves with its stdout.
+ * Retries while the server does not know the version yet (it learns it from the first poll of
+ * the version's workers, which a process reports as ready a moment before).
+ */
+export async function temporalCli(address: string, args: string[], timeoutMs = 30_000) {
+  const cli = await findTemporalCli(process.env.TEMPORAL_CLI_PATH);
+  if (!cli) throw new Error('no temporal CLI (PATH, TEMPORAL_CLI_PATH or $(go env GOPATH)/bin)');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { stdout } = await run(cli, [...args, '--address', address]);
+      return stdout;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 export interface OldOrder {
   orderId: string;
   customerId: string;
@@ -125,8 +162,67 @@ export async function startSagasWithRelease(
   await proc.kill('SIGTERM');
 }
 
+/**
+ * The build ids of the workers that completed the saga's workflow tasks, in order of first
+ * appearance (none for an unversioned worker).
+ */
+export async function workflowTaskBuildIds(
+  client: Client,
+  workflowId: string,
+): Promise<(string | null | undefined)[]> {
+  const { events } = await client.workflow.getHandle(workflowId).fetchHistory();
+  return [
+    ...new Set(
+      (events ?? []).flatMap((e) => {
+        const done = e.workflowTaskCompletedEventAttributes;
+        return done ? [done.deploymentVersion?.buildId] : [];
+      }),
+    ),
+  ];
+}
+
 /** Every workflow task of the saga went through: no WorkflowTaskFailed in its history. */
 export async function failedWorkflowTasks(client: Client, workflowId: string): Promise<number> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   return (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length;
+}
+
+/**
+ * The statuses of `orderIds` in the orders read model (what GET /orders/:id serves) once the
+ * projection runner has taken every one of them out of pending; the runner is this release's,
+ * started for the check and stopped after it.
+ */
+export async function ordersReadModel(
+  database: TestDatabase,
+  env: DrillEnv,
+  orderIds: string[],
+): Promise<(string | undefined)[]> {
+  const projector = await startAppProcess(
+    'projector',
+    'projections/main.ts',
+    env,
+    'projection runner started',
+  );
+  const statuses = async () => {
+    const { rows } = await database.pool.query<{ id: string; status: string }>(
+      'SELECT id, status FROM read_models.orders WHERE id = ANY($1)',
+      [orderIds],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r.status]));
+    return orderIds.map((id) => byId.get(id));
+  };
+  try {
+    return await eventually(
+      async () => {
+        const all = await statuses();
+        return all.every((s) => s && s !== 'pending') ? all : undefined;
+      },
+      30_000,
+      'the orders read model',
+    ).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}: ${JSON.stringify(await statuses())}`);
+    });
+  } finally {
+    await projector.kill('SIGTERM');
+  }
 }
