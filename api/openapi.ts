@@ -303,17 +303,19 @@ export function openApiDocument(): object {
           requestBody: body(orderLineSchema),
           responses: {
             200: ok(
-              'the order lines and total after the addition',
+              'the line added, and the order line count and total after it',
               obj({
                 orderId: str,
-                items: { type: 'array', items: ref('OrderLine') },
+                line: ref('OrderLine'),
+                itemCount: int,
                 totalCents: int,
               }),
             ),
-            ...errors('400', '401', '404', '413', '415', '504'),
+            ...errors('400', '401', '404', '413', '415', '503', '504'),
             ...conflict(
-              'ORDER_NOT_PENDING (payment started), INSUFFICIENT_STOCK, SAGA_FINISHED; a line ' +
-                'that takes the total past 2^53 - 1 cents is a 400 (INVALID_COMMAND)',
+              'ORDER_NOT_PENDING (payment started), INSUFFICIENT_STOCK, TOO_MANY_ITEMS (the ' +
+                'order already has 100 lines), SAGA_FINISHED; a line that takes the total past ' +
+                '2^53 - 1 cents is a 400 (INVALID_COMMAND)',
             ),
           },
         },

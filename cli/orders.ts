@@ -127,7 +127,7 @@ program
           const result = await client.addItem(orderId, line);
           process.stdout.write(
             `Added ${line.quantity} x ${line.productId} to order ${orderId}: ` +
-              `${result.items.length} lines, total ${result.totalCents} cents\n`,
+              `${result.itemCount} lines, total ${result.totalCents} cents\n`,
           );
         });
       }

@@ -44,6 +44,8 @@ export interface OrderClientOptions {
   useLocalActivities?: boolean;
   /** Attempts per compensation before the saga waits in compensation_failed (default 10). */
   compensationMaxAttempts?: number;
+  /** Attempts of a forward step before the saga compensates (default 36, about 5 minutes). */
+  stepMaxAttempts?: number;
   /**
    * Ask the server to hand the saga's first workflow task straight back in the start call's
    * answer (Temporal's eager workflow start), to a worker of this process. Only for a client on
@@ -154,6 +156,8 @@ const REFUSAL_CODES: readonly DomainErrorCode[] = [
   'PAYMENT_AMOUNT_MISMATCH',
   'COMPENSATION_NOT_FAILED',
   'UNKNOWN_COMPENSATION',
+  'TOO_MANY_ITEMS',
+  'STEP_UNAVAILABLE',
 ];
 
 /**
@@ -238,6 +242,7 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         correlationId: request.correlationId ?? randomUUID(),
         useLocalActivities: options.useLocalActivities,
         compensationMaxAttempts: options.compensationMaxAttempts,
+        stepMaxAttempts: options.stepMaxAttempts,
       };
       // The event store keeps the order for longer than Temporal keeps its saga: an order id it
       // holds is answered from it, and no second saga is started (docs/saga.md).
@@ -350,7 +355,9 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
     /**
      * Adds a line to a pending order (the saga's addItem update). Refusals carry a code:
      * ORDER_NOT_PENDING (payment started, or the saga is unwinding), INSUFFICIENT_STOCK (the
-     * line comes after the reservation and its stock is short), INVALID_COMMAND.
+     * line comes after the reservation and its stock is short), INVALID_COMMAND,
+     * TOO_MANY_ITEMS (the order has MAX_ITEMS_PER_ORDER lines), STEP_UNAVAILABLE (the database
+     * stayed unreachable for the step's bound).
      */
     async addItem(
       orderId: string,

@@ -101,6 +101,8 @@ export function orderInputSchemas() {
       correlationId: z.string().min(1).max(200),
       useLocalActivities: z.boolean().optional(),
       compensationMaxAttempts: z.number().int().positive().max(1000).optional(),
+      // At most about 3 hours of retries (10 s apart): far below the history limit.
+      stepMaxAttempts: z.number().int().positive().max(1000).optional(),
     })
     .refine(totalFits.check, totalFits.params);
 

@@ -24,6 +24,7 @@ import {
 import { recordHistoryIfAsked } from '../test/saga-histories';
 import { checkSagaInvariants } from '../test/saga-invariants';
 import { addItemUpdate } from './messages';
+import { MAX_ITEMS_PER_ORDER } from './order-input';
 import type { SagaState } from './types';
 
 jest.setTimeout(60_000);
@@ -348,12 +349,14 @@ test('addItem while pending: the new lines reserve their stock, are paid and com
     expect(invalid).toBeInstanceOf(WorkflowUpdateFailedError);
     expect((invalid as unknown as { cause: { type: string } }).cause.type).toBe('INVALID_COMMAND');
 
+    // The result names the line added, not every line.
     await expect(first.result()).resolves.toEqual({
       orderId,
-      items: [{ productId: slow, quantity: 1, unitPriceCents: 1_000 }, line(extra, 2)],
+      line: line(extra, 2),
+      itemCount: 2,
       totalCents: 1_200,
     });
-    await expect(second.result()).resolves.toMatchObject({ totalCents: 1_500 });
+    await expect(second.result()).resolves.toMatchObject({ itemCount: 3, totalCents: 1_500 });
     const shortRefusal = await short;
     expect(shortRefusal).toBeInstanceOf(DomainError);
     expect(shortRefusal.code).toBe('INSUFFICIENT_STOCK');
@@ -390,6 +393,68 @@ test('addItem while pending: the new lines reserve their stock, are paid and com
 
   function line(productId: string, quantity: number): OrderLine {
     return { productId, quantity, unitPriceCents: 100 };
+  }
+});
+
+test('addItem is refused past MAX_ITEMS_PER_ORDER lines, by the validator and in turn', async () => {
+  const product = id('P-cap');
+  await stock(product, 1_000);
+  await grantCredit(database.store, id('c-cap'), 100_00);
+  const lines = (n: number): OrderLine[] =>
+    Array.from({ length: n }, () => ({ productId: product, quantity: 1, unitPriceCents: 10 }));
+  // Each reservation of this product takes 2 s, so the updates below land while pending.
+  await database.pool.query(`
+    CREATE FUNCTION slow_cap() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.event_type = 'StockReserved' AND NEW.aggregate_id = '${product}' THEN
+        PERFORM pg_sleep(2);
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER slow_cap BEFORE INSERT ON domain_events
+      FOR EACH ROW EXECUTE FUNCTION slow_cap();`);
+  try {
+    // Full at start: the validator refuses the line before it reaches the history.
+    const full = id('cap-full');
+    await orders.start({
+      orderId: full,
+      customerId: id('c-cap'),
+      items: lines(MAX_ITEMS_PER_ORDER),
+    });
+    const refused = await refusal(orders.addItem(full, lines(1)[0]!));
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused.code).toBe('TOO_MANY_ITEMS');
+
+    // One short of full: two updates pass the validator together; the second is refused when
+    // its turn comes, after the first took the last place.
+    const almost = id('cap-almost');
+    await orders.start({
+      orderId: almost,
+      customerId: id('c-cap'),
+      items: lines(MAX_ITEMS_PER_ORDER - 1),
+    });
+    const handle = worker.client.workflow.getHandle(`order-${almost}`);
+    const accepted = () =>
+      handle.startUpdate(addItemUpdate, {
+        args: [lines(1)[0]!],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+    const [first, second] = [await accepted(), await accepted()];
+    await expect(first.result()).resolves.toMatchObject({
+      itemCount: MAX_ITEMS_PER_ORDER,
+      totalCents: MAX_ITEMS_PER_ORDER * 10,
+    });
+    const late = await refusal(second.result());
+    expect(late).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((late as unknown as { cause: { type: string } }).cause.type).toBe('TOO_MANY_ITEMS');
+
+    for (const orderId of [full, almost]) {
+      await expect(orders.result(orderId)).resolves.toMatchObject({ status: 'completed' });
+      const added = (await types('Order', orderId)).filter((t) => t === 'OrderItemAdded');
+      expect(added).toHaveLength(MAX_ITEMS_PER_ORDER);
+    }
+  } finally {
+    await database.pool.query('DROP TRIGGER slow_cap ON domain_events');
   }
 });
 
@@ -511,8 +576,8 @@ test('local activities: the same saga, its steps run inside the worker', async (
 test('after every path: stock never below zero, nothing left reserved, credit whole', async () => {
   const { ledger, violations } = await checkSagaInvariants(database.store);
   expect(violations).toEqual([]);
-  expect(ledger.orders.size).toBe(11);
-  expect([...ledger.orders.values()].filter((o) => o.status === 'completed')).toHaveLength(5);
+  expect(ledger.orders.size).toBe(13);
+  expect([...ledger.orders.values()].filter((o) => o.status === 'completed')).toHaveLength(7);
   for (const [productId, s] of ledger.stock) {
     expect({ productId, sum: s.available + s.reserved }).toEqual({ productId, sum: s.onHand });
     expect(s.reserved).toBe(0);

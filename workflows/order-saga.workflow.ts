@@ -48,7 +48,7 @@ import {
   checkSkipCompensation,
   type Checked,
 } from './order-input-checks';
-import { safeTotalCents } from './order-input';
+import { MAX_ITEMS_PER_ORDER, safeTotalCents } from './order-input';
 import { CustomerIdKey, OrderStatusKey, OrderTotalCentsKey } from './search-attributes';
 import type {
   AddItemResult,
@@ -61,9 +61,18 @@ import type {
   SagaStep,
 } from './types';
 import { describeFailure } from './failures';
+import {
+  ADD_ITEM_CAP_PATCH,
+  exhaustedActivity,
+  lastErrorOf,
+  STEP_BOUNDS_PATCH,
+  STEP_MAX_ATTEMPTS,
+} from './step-bounds';
 
 // Business refusals are non-retryable ApplicationFailures raised by the activities; anything
-// else (database down, worker lost) is retried until it goes through. The event-store
+// else (database down, worker lost) is retried, STEP_MAX_ATTEMPTS times (forwardActivities)
+// before the saga compensates, without limit for the confirm step as a remote activity
+// (untilDone). The event-store
 // activities take milliseconds: a short start-to-close timeout lets another worker take over
 // soon after one dies mid-activity.
 const retry: RetryPolicy = {
@@ -83,8 +92,20 @@ const localOptions: LocalActivityOptions = {
   retry,
 };
 
+/** Remote activities retried without limit: the server retries them, adding no history. */
 const remote = proxyActivities<OrderActivities>(remoteOptions);
-const local = proxyLocalActivities<OrderActivities>(localOptions);
+
+/**
+ * The forward steps' activities: tried `stepMaxAttempts` times (STEP_MAX_ATTEMPTS, about 5
+ * minutes, by default), then the step fails and the saga compensates (STEP_UNAVAILABLE), long
+ * before a retrying local activity could take the history near Temporal's event limit.
+ */
+function forwardActivities(input: OrderSagaInput): OrderActivities {
+  const bounded = { ...retry, maximumAttempts: input.stepMaxAttempts ?? STEP_MAX_ATTEMPTS };
+  return input.useLocalActivities
+    ? proxyLocalActivities<OrderActivities>({ ...localOptions, retry: bounded })
+    : proxyActivities<OrderActivities>({ ...remoteOptions, retry: bounded });
+}
 
 /**
  * Attempts of a compensation before the saga parks in compensation_failed: with the backoff
@@ -282,7 +303,7 @@ class OrderSaga {
     /** HOT_PATH_PATCH: one reservation activity, no repeated search attributes. */
     private readonly v3: boolean,
   ) {
-    this.acts = input.useLocalActivities ? local : remote;
+    this.acts = forwardActivities(input);
     this.undo = compensationActivities(input);
     this.lines = [...input.items];
     this.state = {
@@ -376,6 +397,7 @@ class OrderSaga {
       validator: (raw) => {
         this.refuseUnlessPending();
         const line = parseArgument(checkOrderLine(raw));
+        if (this.lines.length >= MAX_ITEMS_PER_ORDER) throw this.tooManyItems();
         if (safeTotalCents([...this.lines, line]) === undefined) {
           throw refusal(
             `the order total would exceed ${Number.MAX_SAFE_INTEGER} cents`,
@@ -432,24 +454,57 @@ class OrderSaga {
     await condition(() => this.orderCreated || this.failureReason !== null || this.paymentStarted);
     return this.lock.run(async () => {
       this.refuseUnlessPending();
-      const index = lines.length;
-      if (this.reserved) {
-        this.registerRelease(line.productId);
-        await this.acts.reserveInventory({
-          orderId,
-          productId: line.productId,
-          // The order's total for this product: the activity reserves the difference.
-          quantity: quantitiesByProduct([...lines, line]).get(line.productId)!,
-          correlationId,
-          step: `add_item:${index}:reserve`,
-        });
+      // Updates accepted together all passed the validator: the cap is checked again in turn.
+      if (lines.length >= MAX_ITEMS_PER_ORDER && patched(ADD_ITEM_CAP_PATCH)) {
+        throw this.tooManyItems();
       }
-      await this.acts.addItem({ orderId, line, correlationId, step: `add_item:${index}` });
+      const index = lines.length;
+      try {
+        if (this.reserved) {
+          this.registerRelease(line.productId);
+          await this.acts.reserveInventory({
+            orderId,
+            productId: line.productId,
+            // The order's total for this product: the activity reserves the difference.
+            quantity: quantitiesByProduct([...lines, line]).get(line.productId)!,
+            correlationId,
+            step: `add_item:${index}:reserve`,
+          });
+        }
+        await this.acts.addItem({ orderId, line, correlationId, step: `add_item:${index}` });
+      } catch (err) {
+        const unavailable = this.stepUnavailable('add_item', err);
+        throw unavailable ? refusal(unavailable, 'STEP_UNAVAILABLE') : err;
+      }
       lines.push(line);
       state.totalCents = orderTotalCents(lines);
       upsertSearchAttributes([{ key: OrderTotalCentsKey, value: state.totalCents }]);
-      return { orderId, items: [...lines], totalCents: state.totalCents };
+      // Only the line added: echoing every line would make n updates cost O(n^2) payload.
+      return { orderId, line, itemCount: lines.length, totalCents: state.totalCents };
     });
+  }
+
+  private tooManyItems(): ApplicationFailure {
+    return refusal(
+      `order ${this.orderId} already has ${this.lines.length} lines, the most an order may have ` +
+        `(${MAX_ITEMS_PER_ORDER})`,
+      'TOO_MANY_ITEMS',
+      { maxItems: MAX_ITEMS_PER_ORDER },
+    );
+  }
+
+  /**
+   * `STEP_UNAVAILABLE: ...` when `err` is a step that kept failing transiently (the database
+   * down) until its bound, else undefined (a business refusal goes by its own code).
+   */
+  private stepUnavailable(step: string, err: unknown): string | undefined {
+    const exhausted = exhaustedActivity(err);
+    if (!exhausted || !patched(STEP_BOUNDS_PATCH)) return undefined;
+    const attempts = this.input.stepMaxAttempts ?? STEP_MAX_ATTEMPTS;
+    return (
+      `STEP_UNAVAILABLE: ${step} did not go through in ` +
+      `${attempts} attempts: ${lastErrorOf(err)}`
+    );
   }
 
   private refuseUnlessPending(): void {
@@ -495,7 +550,8 @@ class OrderSaga {
       const confirm = () => this.confirmOrder();
       await (this.v2 ? CancellationScope.nonCancellable(confirm) : confirm());
     } catch (err) {
-      this.failureReason ??= describeFailure(err);
+      this.failureReason ??=
+        this.stepUnavailable(state.step ?? 'start', err) ?? describeFailure(err);
       state.lastError = this.failureReason;
       await CancellationScope.nonCancellable(() => this.lock.run(() => this.compensate()));
       this.setStatus('cancelled');
@@ -635,13 +691,31 @@ class OrderSaga {
 
   private async confirmOrder(): Promise<void> {
     this.state.step = 'confirm_order';
-    await this.acts.confirmOrder({
+    const input = {
       orderId: this.orderId,
       productIds: [...quantitiesByProduct(this.lines).keys()],
       correlationId: this.correlationId,
       step: 'confirm',
-    });
+    };
+    await this.untilDone((acts) => acts.confirmOrder(input));
     this.state.completedSteps.push('confirm_order');
+  }
+
+  /**
+   * A step that must not be given up (confirm may have committed part of the stock; recording a
+   * skip): once its bounded attempts run out, it goes on as a remote activity retried without
+   * limit, which the server retries with no history growth, until the database is back.
+   */
+  private async untilDone(call: (acts: OrderActivities) => Promise<void>): Promise<void> {
+    try {
+      await call(this.acts);
+    } catch (err) {
+      if (!exhaustedActivity(err) || !patched(STEP_BOUNDS_PATCH)) throw err;
+      const before = this.state.lastError;
+      this.state.lastError = this.stepUnavailable(this.state.step ?? 'step', err) ?? null;
+      await call(remote);
+      this.state.lastError = before;
+    }
   }
 
   /**
@@ -715,14 +789,15 @@ class OrderSaga {
   private async skip(skip: SkipRequest): Promise<void> {
     // Retried without limit (an append with any version can only fail transiently): a failure
     // escaping here would close the saga with compensations still owed.
-    await this.acts.recordCompensationSkipped({
+    const recorded = {
       orderId: this.orderId,
       compensation: skip.compensation,
       reason: skip.reason,
       error: this.state.lastError,
       correlationId: this.correlationId,
       step: `skip:${skip.compensation}`,
-    });
+    };
+    await this.untilDone((acts) => acts.recordCompensationSkipped(recorded));
     this.compensations.pop();
     this.state.compensations = this.compensations.map((c) => c.name).reverse();
     this.state.skippedCompensations.push({ name: skip.compensation, reason: skip.reason });

@@ -16,6 +16,11 @@ export interface OrderSagaInput {
   useLocalActivities?: boolean;
   /** Attempts per compensation before the saga waits in compensation_failed (default 10). */
   compensationMaxAttempts?: number;
+  /**
+   * Attempts of a forward step before the saga compensates with STEP_UNAVAILABLE (default 36,
+   * about 5 minutes: workflows/step-bounds.ts); tests make it small.
+   */
+  stepMaxAttempts?: number;
 }
 
 export type SagaStatus =
@@ -42,10 +47,14 @@ export interface SagaState {
   skippedCompensations: { name: string; reason: string }[];
 }
 
-/** What the addItem update returns: the order's lines and total after the addition. */
+/**
+ * What the addItem update returns: the line added, the order's line count and total after it
+ * (not every line: n updates would carry O(n^2) lines; `sagaState` has them all).
+ */
 export interface AddItemResult {
   orderId: string;
-  items: OrderLine[];
+  line: OrderLine;
+  itemCount: number;
   totalCents: number;
 }
 

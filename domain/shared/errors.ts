@@ -15,7 +15,10 @@ export type DomainErrorCode =
   | 'PAYMENT_CONFIRMATION_NOT_AWAITED'
   | 'PAYMENT_AMOUNT_MISMATCH'
   | 'COMPENSATION_NOT_FAILED'
-  | 'UNKNOWN_COMPENSATION';
+  | 'UNKNOWN_COMPENSATION'
+  | 'TOO_MANY_ITEMS'
+  // A step that kept failing transiently (the database down) until its bound.
+  | 'STEP_UNAVAILABLE';
 
 export class DomainError extends Error {
   constructor(
