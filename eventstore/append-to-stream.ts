@@ -3,10 +3,10 @@
 // (aggregate_type, aggregate_id, version) key turns a lost race into a ConcurrencyError.
 import { randomUUID } from 'node:crypto';
 import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
-import { DatabaseError, type Pool } from 'pg';
+import { DatabaseError } from 'pg';
 import { canonicalJson } from './canonical-json';
-import { type CommitNotifier, notifySql } from './commit-notifier';
-import { eventAad, type PayloadCodec } from './codec';
+import { notifySql } from './commit-notifier';
+import { eventAad } from './codec';
 import { toSafeNumber } from './db';
 import {
   ConcurrencyError,
@@ -22,19 +22,7 @@ import { runStatement } from './run-statement';
 import type { AppendOptions } from './event-store';
 import type { DomainEventsTable, EventStoreTables } from './schema';
 import type { AppendResult, ExpectedVersion, NewEvent, StreamName } from './types';
-import type { UpcasterRegistry } from './upcasters';
-
-export interface AppendContext {
-  db: Kysely<EventStoreTables>;
-  /** The pool behind `db` for the hot statements (run-statement.ts); absent in a transaction. */
-  pool?: Pool;
-  codec: PayloadCodec;
-  upcasters: UpcasterRegistry;
-  /** Wakes LISTEN domain_events readers after a commit (absent: nobody is told). */
-  notifier?: CommitNotifier;
-  /** Called after an append that wrote events (not after an idempotent replay). */
-  onAppended?: (stream: StreamName, events: readonly { type: string }[]) => void;
-}
+import type { StoreContext } from './store-context';
 
 const STREAM_VERSION_KEY = 'domain_events_stream_version_key';
 // Each lost race means another append to the stream committed; the bound only guards a bug.
@@ -100,7 +88,7 @@ interface AppendedRow {
   version: number;
 }
 
-const runAppend = (ctx: AppendContext, values: unknown[]): Promise<AppendedRow[]> =>
+const runAppend = (ctx: StoreContext, values: unknown[]): Promise<AppendedRow[]> =>
   runStatement<AppendedRow>(ctx, APPEND_SQL, values, 'es_append_v3');
 
 interface StreamHead {
@@ -149,7 +137,7 @@ function concurrencyError(
 }
 
 export async function appendToStream(
-  ctx: AppendContext,
+  ctx: StoreContext,
   stream: StreamName,
   expected: ExpectedVersion,
   events: readonly NewEvent[],
@@ -288,7 +276,7 @@ const FIND_COMMITTED_SQL = `
  * with other content are a bug, never a retry.
  */
 async function findCommitted(
-  ctx: AppendContext,
+  ctx: StoreContext,
   stream: StreamName,
   prepared: { eventId: string; type: string; data: unknown }[],
 ): Promise<AppendResult | undefined> {

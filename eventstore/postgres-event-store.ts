@@ -1,7 +1,8 @@
 // The Postgres implementation of the EventStore port: its dependencies (pool, codec, upcasters,
 // snapshot policy) bound once, each operation implemented in its own file.
 import { type Kysely, sql } from 'kysely';
-import { appendToStream, type AppendContext } from './append-to-stream';
+import { appendToStream } from './append-to-stream';
+import type { StoreContext } from './store-context';
 import { type PayloadCodec, jsonCodec } from './codec';
 import { createCommitNotifier } from './commit-notifier';
 import { poolOf } from './db';
@@ -69,7 +70,7 @@ export function createEventStore<DB extends EventStoreTables>(
   options: EventStoreOptions = {},
 ): PostgresEventStore {
   const db = anyDb as unknown as Kysely<EventStoreTables>;
-  const ctx: AppendContext = {
+  const ctx: StoreContext = {
     db,
     pool: db.isTransaction ? undefined : poolOf(db),
     codec: options.codec ?? jsonCodec,

@@ -1,7 +1,7 @@
 // Reads what an aggregate loads from in one round trip: its newest snapshot of the wanted shape
 // and the stream's events after it (all of them when there is no snapshot). This runs before
 // every command, so it is one named statement, planned once per connection.
-import type { AppendContext } from './append-to-stream';
+import type { StoreContext } from './store-context';
 import { toSafeNumber } from './db';
 import type { AggregateRead } from './event-store';
 import { logRelation } from './log-sql';
@@ -42,7 +42,7 @@ type Row = Parameters<typeof toRecordedEvent>[1] & { part: number };
 
 /** `snapshotVersion` 0 reads no snapshot (snapshots off). */
 export async function readAggregate(
-  ctx: AppendContext,
+  ctx: StoreContext,
   stream: StreamName,
   snapshotVersion: number,
 ): Promise<AggregateRead> {

@@ -4,7 +4,7 @@
 // progress (pg_snapshot_xmin), ordered by (transaction_id, global_position), makes the order
 // of visibility the order of reading. Archived events are part of the log (log-sql.ts).
 import type { Selectable } from 'kysely';
-import type { AppendContext } from './append-to-stream';
+import type { StoreContext } from './store-context';
 import { toSafeNumber } from './db';
 import type { LogLag, ReadAllOptions, ReadAllResult } from './event-store';
 import { LAG_SQL, NARROW_READ_ALL_SQL, READ_ALL_SQL } from './log-sql';
@@ -30,7 +30,7 @@ interface NarrowRow {
 }
 
 export async function readAllFrom(
-  ctx: AppendContext,
+  ctx: StoreContext,
   after: Checkpoint,
   limitOrOptions: number | ReadAllOptions = {},
 ): Promise<ReadAllResult> {
@@ -66,7 +66,7 @@ export async function readAllFrom(
 }
 
 async function readNarrow(
-  ctx: AppendContext,
+  ctx: StoreContext,
   after: Checkpoint,
   limit: number,
   options: ReadAllOptions,
@@ -105,7 +105,7 @@ async function readNarrow(
   });
 }
 
-export async function lag(ctx: AppendContext, after: Checkpoint): Promise<LogLag> {
+export async function lag(ctx: StoreContext, after: Checkpoint): Promise<LogLag> {
   const rows = await runStatement<{ n: string; oldest: Date | null }>(ctx, LAG_SQL, [
     after.transactionId,
     after.globalPosition,

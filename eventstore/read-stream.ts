@@ -1,6 +1,6 @@
 // Reads one stream in version order, decoded and upcast: its live and archived events alike.
 import { CompiledQuery, type Selectable } from 'kysely';
-import type { AppendContext } from './append-to-stream';
+import type { StoreContext } from './store-context';
 import { logRelation } from './log-sql';
 import { toRecordedEvent } from './recorded-event';
 import type { DomainEventsTable } from './schema';
@@ -12,7 +12,7 @@ const READ_STREAM_SQL = `
   ORDER BY e.version`;
 
 export async function readStream(
-  ctx: AppendContext,
+  ctx: StoreContext,
   stream: StreamName,
   fromVersion = 1,
 ): Promise<RecordedEvent[]> {

@@ -1,6 +1,6 @@
 // Turns a stored row into a RecordedEvent: decode the payload, then upcast it.
 import type { Selectable } from 'kysely';
-import type { AppendContext } from './append-to-stream';
+import type { StoreContext } from './store-context';
 import { eventAad, type EncodedPayload } from './codec';
 import { toSafeNumber } from './db';
 import type { DomainEventsTable } from './schema';
@@ -39,7 +39,7 @@ export const rowAad = (row: EventLocationColumns) =>
 
 /** Decodes an event row's payload (bound to where it is stored) and upcasts it to the newest shape. */
 export function decodeStored(
-  ctx: Pick<AppendContext, 'codec' | 'upcasters'>,
+  ctx: Pick<StoreContext, 'codec' | 'upcasters'>,
   row: PayloadColumns & EventLocationColumns & { schema_version: number },
 ): { schemaVersion: number; data: unknown } {
   const stored = ctx.codec.decode(storedPayload(row), rowAad(row));
@@ -48,7 +48,7 @@ export function decodeStored(
 
 /** `decode` false leaves `data` null (an event type the reader does not use). */
 export function toRecordedEvent(
-  ctx: Pick<AppendContext, 'codec' | 'upcasters'>,
+  ctx: Pick<StoreContext, 'codec' | 'upcasters'>,
   row: Selectable<DomainEventsTable>,
   decode = true,
 ): RecordedEvent {

@@ -14,7 +14,7 @@
 // in the live table, where every reader still sees it, and the next batch (or run) sweeps it
 // after its stream (sweepStrays).
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { AppendContext } from './append-to-stream';
+import type { StoreContext } from './store-context';
 
 export interface ArchiveOptions {
   /** Streams whose last event is older than this many days. */
@@ -145,7 +145,7 @@ export async function sweepStrays(db: Db, archive: boolean): Promise<ArchiveResu
 }
 
 export async function archiveClosedStreams(
-  ctx: AppendContext,
+  ctx: StoreContext,
   options: ArchiveOptions,
 ): Promise<ArchiveResult> {
   const total: ArchiveResult = { streams: 0, events: 0 };

@@ -3,7 +3,7 @@
 // what an aggregate loads; one of another shape (snapshot_version) or folded under another set
 // of upcasters (upcaster_set) is ignored.
 import { sql } from 'kysely';
-import type { AppendContext } from './append-to-stream';
+import type { StoreContext } from './store-context';
 import type { PayloadAad } from './codec';
 import type { Snapshot } from './snapshot-policy';
 import type { StreamName } from './types';
@@ -21,7 +21,7 @@ export const snapshotAad = (stream: StreamName, version: number): PayloadAad => 
 const aad = snapshotAad;
 
 export async function readSnapshot(
-  ctx: AppendContext,
+  ctx: StoreContext,
   stream: StreamName,
   snapshotVersion: number,
 ): Promise<Snapshot | undefined> {
@@ -49,7 +49,7 @@ export async function readSnapshot(
 }
 
 export async function writeSnapshot(
-  ctx: AppendContext,
+  ctx: StoreContext,
   stream: StreamName,
   snapshotVersion: number,
   snapshot: Snapshot,
@@ -95,7 +95,7 @@ export async function writeSnapshot(
  * Deletes snapshots older than maxAgeDays, except each aggregate's newest: an aggregate keeps
  * a snapshot to load from however long it has been quiet.
  */
-export async function cleanupSnapshots(ctx: AppendContext, maxAgeDays: number): Promise<number> {
+export async function cleanupSnapshots(ctx: StoreContext, maxAgeDays: number): Promise<number> {
   const result = await sql`
     DELETE FROM aggregate_snapshots s
     WHERE s.created_at < now() - make_interval(days => ${maxAgeDays})
