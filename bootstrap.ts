@@ -29,9 +29,10 @@ import {
   type EventStore,
 } from './eventstore';
 import { migrateToLatest } from './migrations';
-import { createChangeFeed } from './observability/change-feed';
-import { startCompensationFailedGauge } from './observability/compensation-failed-gauge';
-import { startLongRunningSagasGauge } from './observability/long-running-sagas-gauge';
+import { createChangeFeed } from './monitors/change-feed';
+import { startCompensationFailedGauge } from './monitors/compensation-failed-gauge';
+import { startLongRunningSagasGauge } from './monitors/long-running-sagas-gauge';
+import { registerProjectionGauges } from './monitors/projection-gauges';
 import { createMetrics } from './observability/metrics';
 import { startWorkerLiveness } from './observability/worker-liveness';
 import { activeTracing } from './observability/tracing';
@@ -139,7 +140,8 @@ export async function startPieces(
     assertServerCanHonour(config.dbConnectionBudget, server[0]!.usable);
     log.info({ connections: plan.total, budget: config.dbConnectionBudget }, 'connection budget');
     if (options.migrate) await migrateToLatest(db);
-    const metrics = createMetrics({ db });
+    const metrics = createMetrics();
+    registerProjectionGauges(metrics.registry, db);
     const storeOptions = eventStoreOptionsFromConfig(config.eventStore, {
       onAppended: metrics.onAppended,
       logger: log,

@@ -4,6 +4,7 @@
 import type express from 'express';
 import request from 'supertest';
 import { loadConfig } from '../config';
+import { registerProjectionGauges } from '../monitors/projection-gauges';
 import { createMetrics } from '../observability/metrics';
 import {
   createTestDatabase,
@@ -36,11 +37,13 @@ afterAll(async () => {
 /** The app as `npm run api` builds it from this environment. */
 function appFor(env: Record<string, string>): express.Express {
   const config = loadConfig(env);
+  const metrics = createMetrics({ defaultMetrics: false });
+  registerProjectionGauges(metrics.registry, t.db);
   return createApp({
     readDb: t.db,
     store: t.store,
     orders: worker.orders,
-    metrics: createMetrics({ db: t.db, defaultMetrics: false }),
+    metrics,
     apiToken: config.apiToken,
     apiReadToken: config.apiReadToken,
     metricsToken: config.metricsToken,

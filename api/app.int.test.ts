@@ -3,6 +3,7 @@
 import request from 'supertest';
 import type express from 'express';
 import { createMetrics } from '../observability/metrics';
+import { registerProjectionGauges } from '../monitors/projection-gauges';
 import { allProjections, ProjectionRunner } from '../projections';
 import { appendHistory } from '../test/sample-history';
 import { referenceRows } from '../test/sql-fold';
@@ -39,7 +40,8 @@ async function caughtUp(): Promise<void> {
 beforeAll(async () => {
   t = await createTestDatabase();
   await appendHistory(t.store, { orders: 30 });
-  const metrics = createMetrics({ db: t.db, defaultMetrics: false });
+  const metrics = createMetrics({ defaultMetrics: false });
+  registerProjectionGauges(metrics.registry, t.db);
   worker = await startTestWorker(t.store);
   runner = new ProjectionRunner({
     databaseUrl: t.url,

@@ -8,8 +8,9 @@ import addFormats from 'ajv-formats';
 import type express from 'express';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import request, { type Response } from 'supertest';
-import { createChangeFeed, type ChangeFeed } from '../observability/change-feed';
+import { createChangeFeed, type ChangeFeed } from '../monitors/change-feed';
 import { createMetrics } from '../observability/metrics';
+import { registerProjectionGauges } from '../monitors/projection-gauges';
 import { allProjections, ProjectionRunner } from '../projections';
 import { appendHistory } from '../test/sample-history';
 import {
@@ -41,7 +42,8 @@ const exercised = new Set<string>();
 beforeAll(async () => {
   t = await createTestDatabase();
   await appendHistory(t.store, { orders: 5 });
-  const metrics = createMetrics({ db: t.db, defaultMetrics: false });
+  const metrics = createMetrics({ defaultMetrics: false });
+  registerProjectionGauges(metrics.registry, t.db);
   worker = await startTestWorker(t.store);
   runner = new ProjectionRunner({
     databaseUrl: t.url,

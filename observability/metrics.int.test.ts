@@ -22,9 +22,10 @@ import { createOrderWorker } from '../temporal/order-worker';
 import {
   type CompensationFailedGauge,
   startCompensationFailedGauge,
-} from './compensation-failed-gauge';
-import { startLongRunningSagasGauge } from './long-running-sagas-gauge';
+} from '../monitors/compensation-failed-gauge';
+import { startLongRunningSagasGauge } from '../monitors/long-running-sagas-gauge';
 import { createMetrics, type Metrics } from './metrics';
+import { registerProjectionGauges } from '../monitors/projection-gauges';
 import { createLogger } from '../logger';
 import { installTemporalRuntime } from '../temporal/runtime';
 
@@ -61,7 +62,8 @@ beforeAll(async () => {
   t = await createTestDatabase({
     onAppended: (stream, events) => metrics.onAppended(stream, events),
   });
-  metrics = createMetrics({ db: t.db, defaultMetrics: false });
+  metrics = createMetrics({ defaultMetrics: false });
+  registerProjectionGauges(metrics.registry, t.db);
   runner = new ProjectionRunner({
     databaseUrl: t.url,
     store: t.store,

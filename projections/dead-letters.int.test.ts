@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createMetrics } from '../observability/metrics';
+import { registerProjectionGauges } from '../monitors/projection-gauges';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
 import { listDeadLetters, retryDeadLetter } from './dead-letters';
 import type { Projection } from './projection';
@@ -96,7 +97,8 @@ test('a poison event is set aside after N attempts, retried, skipped, and report
     lastError: null,
   });
 
-  const metrics = createMetrics({ db: t.db, defaultMetrics: false });
+  const metrics = createMetrics({ defaultMetrics: false });
+  registerProjectionGauges(metrics.registry, t.db);
   expect(await metrics.registry.metrics()).toContain(
     'projection_dead_letters{projection="poison_probe"} 2',
   );

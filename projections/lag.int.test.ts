@@ -7,6 +7,7 @@ import pg from 'pg';
 import { restockProduct } from '../catalog/catalog';
 import { LAG_COUNT_CAP } from '../eventstore/log-sql';
 import { createMetrics } from '../observability/metrics';
+import { registerProjectionGauges } from '../monitors/projection-gauges';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
 import { allProjections } from './index';
 import { findInventory, projectionHealth, projectionStatus } from './read-models';
@@ -80,7 +81,8 @@ test('events committed behind an open transaction count as lag, in events and se
     },
   });
   try {
-    const metrics = createMetrics({ db: countingDb, defaultMetrics: false });
+    const metrics = createMetrics({ defaultMetrics: false });
+    registerProjectionGauges(metrics.registry, countingDb);
     const text = await metrics.registry.metrics();
     expect(statements).toBe(1);
     expect(text).toContain('projection_lag_events{projection="inventory"} 2');

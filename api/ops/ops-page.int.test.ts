@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import request from 'supertest';
-import { createChangeFeed, type ChangeFeed } from '../../observability/change-feed';
+import { createChangeFeed, type ChangeFeed } from '../../monitors/change-feed';
 import { allProjections, ProjectionRunner } from '../../projections';
 import { appendHistory } from '../../test/sample-history';
 import {

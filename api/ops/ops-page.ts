@@ -10,11 +10,11 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { OrderClient } from '../../client/order-client';
-import type { ChangeFeed } from '../../observability/change-feed';
+import type { ChangeFeed } from '../../monitors/change-feed';
 import {
   type CompensationFailedSaga,
   listCompensationFailed,
-} from '../../observability/compensation-failed';
+} from '../../monitors/compensation-failed';
 import {
   listDeadLetters,
   listOrders,

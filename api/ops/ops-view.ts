@@ -1,6 +1,6 @@
 // The operations page's markup: the page shell and the live snapshot that Server-Sent Events
 // replace. Pure functions of the data, so what the browser shows is what the snapshot holds.
-import type { CompensationFailedSaga } from '../../observability/compensation-failed';
+import type { CompensationFailedSaga } from '../../monitors/compensation-failed';
 import type { DeadLetter, OrderStatsView, OrderView, ProjectionStatus } from '../../projections';
 import { type Html, html } from './html';
 
