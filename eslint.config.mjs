@@ -33,6 +33,7 @@ export default tseslint.config(
       'coverage/',
       'bench/results/',
       'eslint.config.mjs',
+      '.dependency-cruiser.cjs',
       'jest.config.js',
       // Browser scripts served as they are by the operations page (no build step).
       'api/ops/assets/',
