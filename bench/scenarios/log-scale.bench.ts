@@ -166,17 +166,37 @@ async function readWholeLog(store: PostgresEventStore): Promise<{ events: number
   return { events, s: (performance.now() - t0) / 1000 };
 }
 
-/** The same events in the same order, by one raw SQL statement, fetched in full. */
+/**
+ * The same events in the same order by a hand-written keyset statement, fetched into Node in
+ * pages of the store's size, with the payload of the same event types: what a reader costs
+ * without the store's decoding, upcasting and visibility bound.
+ */
 async function rawWholeLog(pool: pg.Pool): Promise<{ events: number; s: number }> {
   const t0 = performance.now();
-  const { rows } = await pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM (
-       SELECT global_position, transaction_id, event_id, aggregate_type, aggregate_id, version,
-              event_type FROM (
-         SELECT * FROM domain_events UNION ALL SELECT * FROM domain_events_archive_view) l
-       ORDER BY transaction_id, global_position) o`,
-  );
-  return { events: Number(rows[0]!.n), s: (performance.now() - t0) / 1000 };
+  const types = [...DECODED];
+  let after: [string, string] = ['0', '0'];
+  let events = 0;
+  for (;;) {
+    // Each table's page by its own (transaction_id, global_position) index, then merged.
+    const page = (table: string) =>
+      `(SELECT global_position, transaction_id, event_id, aggregate_type, aggregate_id, version,
+               event_type, CASE WHEN event_type = ANY($3::text[]) THEN event_data END AS event_data
+        FROM ${table} WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+        ORDER BY transaction_id, global_position LIMIT 10000)`;
+    const { rows } = await pool.query<{ transaction_id: string; global_position: string }>(
+      `SELECT global_position, transaction_id::text AS transaction_id, event_id, aggregate_type,
+              aggregate_id, version, event_type, event_data
+       FROM (${page('domain_events')} UNION ALL ${page('domain_events_archive')}) l
+       ORDER BY l.transaction_id, l.global_position
+       LIMIT 10000`,
+      [after[0], after[1], types],
+    );
+    if (rows.length === 0) break;
+    events += rows.length;
+    const last = rows[rows.length - 1]!;
+    after = [last.transaction_id, last.global_position];
+  }
+  return { events, s: (performance.now() - t0) / 1000 };
 }
 
 const scenario: BenchScenario = {
@@ -208,13 +228,6 @@ const scenario: BenchScenario = {
         `CREATE TABLE raw_events (LIKE domain_events INCLUDING DEFAULTS INCLUDING IDENTITY)`,
       );
       await pool.query(`ALTER TABLE raw_events ADD PRIMARY KEY (global_position)`);
-      // The archive's columns only (it also has archived_at).
-      await pool.query(
-        `CREATE VIEW domain_events_archive_view AS SELECT global_position, transaction_id,
-           event_id, aggregate_type, aggregate_id, version, event_type, schema_version,
-           event_data, event_data_bytes, codec, key_id, metadata, created_at
-         FROM domain_events_archive`,
-      );
       const disk = async (): Promise<number> => {
         const { rows: r } = await pool.query<{ bytes: string }>(
           `SELECT pg_total_relation_size('domain_events') +
