@@ -49,14 +49,21 @@ export async function rawAppend(
   }));
   const metadata = { correlationId, causationId: origin, workflowId };
   const values = [stream.type, stream.id, stream.isNew === true, JSON.stringify(rows), metadata];
-  for (;;) {
-    try {
-      await pool.query({ name: 'bench_raw_append', text: APPEND_SQL, values });
-      return;
-    } catch (error) {
-      const race = error instanceof DatabaseError && error.code === UNIQUE_VIOLATION;
-      // A new stream that exists is a refusal, as handleCommand's expectNew is.
-      if (!race || stream.isNew) throw error;
+  // One checked-out connection for the retries: pool.query() would drop the connection on every
+  // lost race (pg-pool releases a client with its query's error) and reconnect.
+  const client = await pool.connect();
+  try {
+    for (;;) {
+      try {
+        await client.query({ name: 'bench_raw_append', text: APPEND_SQL, values });
+        return;
+      } catch (error) {
+        const race = error instanceof DatabaseError && error.code === UNIQUE_VIOLATION;
+        // A new stream that exists is a refusal, as handleCommand's expectNew is.
+        if (!race || stream.isNew) throw error;
+      }
     }
+  } finally {
+    client.release();
   }
 }
