@@ -4,39 +4,25 @@
 import type { Client } from '@temporalio/client';
 import { Gauge, type Registry } from 'prom-client';
 import { countCompensationFailed } from './compensation-failed';
+import { type PollOptions, pollVisibility, type VisibilityPoller } from './visibility-poller';
 
-export interface CompensationFailedGauge {
-  /** Counts now (tests; the timer does it every refreshMs). */
-  refresh(): Promise<void>;
-  stop(): void;
-}
+export type CompensationFailedGauge = VisibilityPoller;
 
 export function startCompensationFailedGauge(
   registry: Registry,
   client: Client,
-  options: { taskQueue?: string; refreshMs?: number; onError?: (err: unknown) => void } = {},
+  options: { taskQueue?: string } & PollOptions = {},
 ): CompensationFailedGauge {
   const gauge = new Gauge({
     name: 'order_sagas_compensation_failed',
     help: 'Order sagas waiting in compensation_failed for an operator (Temporal visibility)',
     registers: [registry],
   });
-  const errors = new Gauge({
-    name: 'order_sagas_compensation_failed_refresh_errors',
-    help: '1 when the last count of compensation_failed sagas could not be read from Temporal',
-    registers: [registry],
-  });
-  const refresh = async () => {
-    try {
-      gauge.set(await countCompensationFailed(client, { taskQueue: options.taskQueue }));
-      errors.set(0);
-    } catch (err) {
-      errors.set(1);
-      options.onError?.(err);
-    }
-  };
-  void refresh();
-  const timer = setInterval(() => void refresh(), options.refreshMs ?? 15_000);
-  timer.unref();
-  return { refresh, stop: () => clearInterval(timer) };
+  return pollVisibility(
+    registry,
+    'order_sagas_compensation_failed',
+    '1 when the last count of compensation_failed sagas could not be read from Temporal',
+    async () => gauge.set(await countCompensationFailed(client, { taskQueue: options.taskQueue })),
+    options,
+  );
 }

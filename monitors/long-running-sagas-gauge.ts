@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { Gauge, type Registry } from 'prom-client';
 import { OrderStatusKey } from '../workflows/search-attributes';
+import { type PollOptions, pollVisibility, type VisibilityPoller } from './visibility-poller';
 
 export interface AgeLimit {
   /** The label value, e.g. "1h". */
@@ -31,21 +32,12 @@ export function longRunningSagasQuery(startedBefore: Date, taskQueue?: string): 
   );
 }
 
-export interface LongRunningSagasGauge {
-  /** Counts now (tests; the timer does it every refreshMs). */
-  refresh(): Promise<void>;
-  stop(): void;
-}
+export type LongRunningSagasGauge = VisibilityPoller;
 
 export function startLongRunningSagasGauge(
   registry: Registry,
   client: Client,
-  options: {
-    taskQueue?: string;
-    limits?: readonly AgeLimit[];
-    refreshMs?: number;
-    onError?: (err: unknown) => void;
-  } = {},
+  options: { taskQueue?: string; limits?: readonly AgeLimit[] } & PollOptions = {},
 ): LongRunningSagasGauge {
   const limits = options.limits ?? DEFAULT_AGE_LIMITS;
   const gauge = new Gauge({
@@ -54,14 +46,12 @@ export function startLongRunningSagasGauge(
     labelNames: ['older_than'],
     registers: [registry],
   });
-  const errors = new Gauge({
-    name: 'order_sagas_running_longer_than_refresh_errors',
-    help: '1 when the last count of long-running sagas could not be read from Temporal',
-    registers: [registry],
-  });
-  const refresh = async () => {
-    const now = Date.now();
-    try {
+  return pollVisibility(
+    registry,
+    'order_sagas_running_longer_than',
+    '1 when the last count of long-running sagas could not be read from Temporal',
+    async () => {
+      const now = Date.now();
       const counts = await Promise.all(
         limits.map(
           async (limit) =>
@@ -73,14 +63,7 @@ export function startLongRunningSagasGauge(
         ),
       );
       limits.forEach((limit, i) => gauge.set({ older_than: limit.label }, counts[i]!));
-      errors.set(0);
-    } catch (err) {
-      errors.set(1);
-      options.onError?.(err);
-    }
-  };
-  void refresh();
-  const timer = setInterval(() => void refresh(), options.refreshMs ?? 15_000);
-  timer.unref();
-  return { refresh, stop: () => clearInterval(timer) };
+    },
+    options,
+  );
 }
