@@ -39,6 +39,8 @@ import { activeTracing } from './observability/tracing';
 import { allProjections, ProjectionRunner, type ProjectionDb } from './projections';
 import { temporalConnectionOptions } from './temporal/connection';
 import { createDataConverter } from './temporal/data-converter';
+import { openKeys } from './keys/open-keys';
+import { forgetCustomerWith } from './keys/forget-customer';
 import { installTemporalRuntime } from './temporal/runtime';
 import { claimCurrentVersion, deploymentVersion } from './temporal/worker-deployment';
 import {
@@ -142,7 +144,10 @@ export async function startPieces(
     if (options.migrate) await migrateToLatest(db);
     const metrics = createMetrics();
     registerProjectionGauges(metrics.registry, db);
-    const storeOptions = eventStoreOptionsFromConfig(config.eventStore, {
+    // With a master key: the data keys (keys/data-key-ring.ts), and personal fields sealed.
+    const keys = await openKeys(db, config.eventStore);
+    const keyed = keys.withKeys(config.eventStore);
+    const storeOptions = eventStoreOptionsFromConfig(keyed, {
       onAppended: metrics.onAppended,
       logger: log,
     });
@@ -150,7 +155,7 @@ export async function startPieces(
     // A database restored from a dump would hide its events from every reader: refuse it.
     await store.assertNotRestored();
     await options.beforePieces?.(store);
-    const dataConverter = createDataConverter(config.eventStore);
+    const dataConverter = createDataConverter(keyed);
     // One connection of the core SDK (Rust) for the worker and the client: a grpc-js client
     // cost the main thread ~3 ms of CPU per order (docs/benchmarks.md).
     let connection: NativeConnection | undefined;
@@ -175,6 +180,7 @@ export async function startPieces(
         dbPoolMax: config.workerDbPoolMax,
         aggregateCacheSize: config.eventStore.aggregateCacheSize,
         dataConverter,
+        personalData: keys.personal,
         retention: config.retention,
         deployment: config.temporal.deployment,
       });
@@ -251,7 +257,8 @@ export async function startPieces(
         eagerStart: has('worker'),
         // A reused order id is judged by the event store, which keeps the order for longer than
         // Temporal keeps its saga.
-        orderRecords: orderRecordsOf(store),
+        orderRecords: orderRecordsOf(store, keys.personal),
+        personalData: keys.personal,
       });
       let readDb = db;
       if (readDatabaseUrl !== databaseUrl) {
@@ -295,7 +302,8 @@ export async function startPieces(
         apiReadToken: config.apiReadToken,
         metricsToken: config.metricsToken,
         logger: log.child({ component: 'api' }),
-        routers: [...codecRoutesFor(config), ['/ops', ops.router]],
+        forgetCustomer: keys.ring && forgetCustomerWith(keys.ring),
+        routers: [...codecRoutesFor({ ...config, eventStore: keyed }), ['/ops', ops.router]],
       });
       const server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.port, options.host ?? '0.0.0.0', () => resolve(s));

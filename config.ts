@@ -183,6 +183,39 @@ const encryptionKey = z.string().transform((s, ctx) => {
   return key;
 });
 
+/**
+ * The master key (keys/master-key.ts), from EVENT_STORE_ENCRYPTION_KEY or from the file
+ * EVENT_STORE_ENCRYPTION_KEY_FILE names (a mounted secret), never both.
+ */
+function masterKey(env: Env): Buffer | undefined {
+  const file = nonEmpty(env.EVENT_STORE_ENCRYPTION_KEY_FILE);
+  if (file === undefined)
+    return parse<Buffer | undefined>(env, 'EVENT_STORE_ENCRYPTION_KEY', encryptionKey, undefined, {
+      secret: true,
+    });
+  if (nonEmpty(env.EVENT_STORE_ENCRYPTION_KEY) !== undefined)
+    throw new ConfigError(
+      'EVENT_STORE_ENCRYPTION_KEY_FILE',
+      'must not be set together with EVENT_STORE_ENCRYPTION_KEY',
+    );
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(
+      'EVENT_STORE_ENCRYPTION_KEY_FILE',
+      `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${file})`,
+    );
+  }
+  return parse<Buffer | undefined>(
+    { EVENT_STORE_ENCRYPTION_KEY_FILE: text },
+    'EVENT_STORE_ENCRYPTION_KEY_FILE',
+    encryptionKey,
+    undefined,
+    { secret: true },
+  );
+}
+
 const keyList = z.string().transform((s, ctx) => {
   const keys: Buffer[] = [];
   for (const part of s
@@ -284,13 +317,8 @@ export function loadConfig(env: Env = process.env): Config {
     ...tokens(env),
     eventStore: {
       compression: parse(env, 'EVENT_STORE_COMPRESSION', boolean, false),
-      encryptionKey: parse<Buffer | undefined>(
-        env,
-        'EVENT_STORE_ENCRYPTION_KEY',
-        encryptionKey,
-        undefined,
-      ),
-      decryptionKeys: parse(env, 'EVENT_STORE_DECRYPTION_KEYS', keyList, []),
+      encryptionKey: masterKey(env),
+      decryptionKeys: parse(env, 'EVENT_STORE_DECRYPTION_KEYS', keyList, [], { secret: true }),
       snapshotInterval: parse(env, 'SNAPSHOT_INTERVAL', integer(0), 100),
       snapshotIntervalByType: snapshotOverrides(env),
       aggregateCacheSize: parse(env, 'AGGREGATE_CACHE_SIZE', integer(0, 10_000_000), 10_000),

@@ -25,6 +25,7 @@ import {
   type EventStore,
 } from '../eventstore';
 import { currentTraceId, tagCorrelationId } from '../observability/trace-context';
+import { clearPersonalData, type PersonalData } from '../keys/personal-data';
 
 /** Namespace for event ids derived by activities (uuid v5). */
 const EVENT_ID_NAMESPACE = '3f0c0a8e-2b7c-4a51-9a57-6f3f1f0e6c21';
@@ -36,6 +37,8 @@ export interface ActivityDeps {
    * 10,000; 0 turns the cache off).
    */
   aggregateCacheSize?: number;
+  /** Opens sealed shipping addresses to compare a reused order id's content (keys/personal-data.ts). */
+  personalData?: PersonalData;
 }
 
 interface Correlated {
@@ -62,7 +65,11 @@ export function stepEventId(
   );
 }
 
-export function createOrderActivities({ store, aggregateCacheSize }: ActivityDeps) {
+export function createOrderActivities({
+  store,
+  aggregateCacheSize,
+  personalData = clearPersonalData,
+}: ActivityDeps) {
   const size = aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE;
   const cache = size > 0 ? new AggregateCache(size) : undefined;
   function origin(step: string | undefined) {
@@ -254,8 +261,20 @@ export function createOrderActivities({ store, aggregateCacheSize }: ActivityDep
       // Events returned: this call wrote them (or met its own identical append). None: the
       // order was found stored with this step's first event id.
       if (result && result.events.length > 0) return;
-      const created = await readOrderCreation(store, input.orderId);
-      if (!created || sameOrderContent(created.content, input)) return;
+      const created = await readOrderCreation(store, input.orderId, personalData);
+      const address = await personalData.open(
+        input.customerId,
+        'shipping_address',
+        input.shippingAddress,
+      );
+      if (
+        !created ||
+        sameOrderContent(created.content, {
+          ...input,
+          shippingAddress: address as Record<string, unknown> | null,
+        })
+      )
+        return;
       await recordCreateRefused(input);
       throw ApplicationFailure.create({
         message:

@@ -9,6 +9,7 @@ import { bearerAccepted } from './bearer';
 import type { Logger } from 'pino';
 import { v5 as uuidv5 } from 'uuid';
 import { grantCredit, restockProduct } from '../catalog/catalog';
+import type { ForgetCustomer } from '../keys/forget-customer';
 import type { OrderClient } from '../client/order-client';
 import type { EventStore } from '../eventstore';
 import { withCorrelation } from '../logger';
@@ -70,6 +71,8 @@ export interface AppDeps {
    * (api/codec-server.ts) mounts here, e.g. `routers: [['/codec', codecRouter]]`.
    */
   routers?: readonly (readonly [path: string, router: Router])[];
+  /** Destroys a customer's data key (keys/forget-customer.ts); unset without a master key. */
+  forgetCustomer?: ForgetCustomer;
 }
 
 /** Idempotency-Key + the target make a deterministic event id: a retried write writes once. */
@@ -420,6 +423,21 @@ export function createApp(deps: AppDeps): express.Express {
       spentCents: result.spentCents,
       version: result.version,
     });
+  });
+
+  // An erasure request: the customer's personal fields read as erased from here on.
+  app.post('/admin/customers/:customerId/forget', ...write, async (req, res) => {
+    const customerId = idSchema.parse(req.params.customerId);
+    if (!deps.forgetCustomer)
+      throw new HttpProblem(
+        409,
+        'Conflict',
+        'no master key is configured (EVENT_STORE_ENCRYPTION_KEY): nothing is sealed per customer',
+        { code: 'NO_MASTER_KEY' },
+      );
+    const forgotten = await deps.forgetCustomer(customerId);
+    requestLog(res)?.info({ keysDestroyed: forgotten.keysDestroyed }, 'customer forgotten');
+    res.json(forgotten);
   });
 
   app.use((req, _res, next) =>

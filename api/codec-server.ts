@@ -10,7 +10,7 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config';
-import { createDataConverter } from '../temporal/data-converter';
+import { createDataConverter, type DataConverterSettings } from '../temporal/data-converter';
 import { bearerAccepted } from './bearer';
 
 export interface CodecRouterOptions {
@@ -146,7 +146,9 @@ export function createCodecRouter(options: CodecRouterOptions): Router {
  * token opens it, and without one it answers loopback clients only.
  */
 export function codecRoutesFor(
-  config: Pick<Config, 'eventStore' | 'temporal' | 'apiToken' | 'apiReadToken'>,
+  config: Pick<Config, 'temporal' | 'apiToken' | 'apiReadToken'> & {
+    eventStore: DataConverterSettings;
+  },
 ): [path: string, router: Router][] {
   const codecs = createDataConverter(config.eventStore).payloadCodecs ?? [];
   if (codecs.length === 0) return [];

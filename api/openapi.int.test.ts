@@ -1,6 +1,7 @@
 // Real responses of every operation in /openapi.json, checked against the schema the document
 // gives for their status (ajv, JSON Schema 2020-12, the dialect of OpenAPI 3.1). Every
 // operation is exercised at least once, and the served document passes Redocly's lint.
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020';
@@ -22,6 +23,9 @@ import {
 } from '../test/harness';
 import { redoclyLint } from '../test/redocly-lint';
 import { createApp } from './app';
+import { DataKeyRing } from '../keys/data-key-ring';
+import { forgetCustomerWith } from '../keys/forget-customer';
+import { localMasterKeys } from '../keys/master-key';
 import { openApiDocument } from './openapi';
 import { createOpsPage, type OpsPage } from './ops/ops-page';
 
@@ -311,6 +315,30 @@ test('writes answer with the documented shapes', async () => {
       .set('content-type', 'text/plain')
       .send('100'),
     415,
+  );
+  // Without a master key nothing is sealed per customer: the erasure is refused, not faked.
+  conforms(
+    'forgetCustomer',
+    await request(app).post('/admin/customers/customer-9/forget').set(auth),
+    409,
+  );
+  conforms('forgetCustomer', await request(app).post('/admin/customers/customer-9/forget'), 401);
+  const ring = await DataKeyRing.open(t.db, localMasterKeys(randomBytes(32)));
+  await ring.customerKey('customer-9', { create: true });
+  const keyed = createApp({
+    readDb: t.db,
+    store: t.store,
+    orders: worker.orders,
+    apiToken: TOKEN,
+    forgetCustomer: forgetCustomerWith(ring),
+  });
+  const forgotten = await request(keyed).post('/admin/customers/customer-9/forget').set(auth);
+  conforms('forgetCustomer', forgotten, 200);
+  expect(forgotten.body).toEqual({ customerId: 'customer-9', keysDestroyed: 1 });
+  conforms(
+    'forgetCustomer',
+    await request(keyed).post('/admin/customers/bad%20id/forget').set(auth),
+    400,
   );
 });
 

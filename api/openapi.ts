@@ -425,6 +425,23 @@ export function openApiDocument(): object {
           },
         },
       },
+      '/admin/customers/{customerId}/forget': {
+        post: {
+          operationId: 'forgetCustomer',
+          tags: ['catalog'],
+          summary:
+            'Forget a customer: destroy their data key, so their personal fields read as erased everywhere (docs/security.md)',
+          security: writeSecurity,
+          parameters: [idParam('customerId')],
+          responses: {
+            200: ok(
+              'the customer is forgotten (keysDestroyed is 0 when they had no key)',
+              obj({ customerId: str, keysDestroyed: int }, ['customerId', 'keysDestroyed']),
+            ),
+            ...errors('400', '401', '409'),
+          },
+        },
+      },
       '/products/{productId}': {
         get: {
           operationId: 'getProductInventory',

@@ -5,6 +5,7 @@
 import type { OrderCreatedData, OrderItemAddedData, OrderLine } from '../domain/order';
 import { canonicalJson } from '../eventstore/canonical-json';
 import type { EventMetadata, EventStore, RecordedEvent } from '../eventstore';
+import { clearPersonalData, type PersonalData } from '../keys/personal-data';
 
 /** What makes two starts the same order: not the correlation id, not the saga's settings. */
 export interface OrderContent {
@@ -71,12 +72,28 @@ export function orderCreationOf(events: readonly RecordedEvent[]): OrderCreation
   };
 }
 
-/** The order's creation as stored, or undefined when the event store holds no such order. */
+/**
+ * The order's creation as stored, or undefined when the event store holds no such order. Its
+ * shipping address is opened (keys/personal-data.ts): in clear, or ERASED once the customer was
+ * forgotten, which no new start can equal, so a forgotten customer's order id stays taken.
+ */
 export async function readOrderCreation(
   store: Pick<EventStore, 'readStream'>,
   orderId: string,
+  personal: PersonalData = clearPersonalData,
 ): Promise<OrderCreation | undefined> {
-  return orderCreationOf(await store.readStream({ type: 'Order', id: orderId }));
+  const creation = orderCreationOf(await store.readStream({ type: 'Order', id: orderId }));
+  if (!creation) return undefined;
+  const { content } = creation;
+  const address = await personal.open(
+    content.customerId,
+    'shipping_address',
+    content.shippingAddress,
+  );
+  return {
+    ...creation,
+    content: { ...content, shippingAddress: address as OrderContent['shippingAddress'] },
+  };
 }
 
 /** What the order client asks of the event store (bootstrap.ts passes one built on the store). */
@@ -84,6 +101,9 @@ export interface OrderRecords {
   readOrderCreation(orderId: string): Promise<OrderCreation | undefined>;
 }
 
-export function orderRecordsOf(store: Pick<EventStore, 'readStream'>): OrderRecords {
-  return { readOrderCreation: (orderId) => readOrderCreation(store, orderId) };
+export function orderRecordsOf(
+  store: Pick<EventStore, 'readStream'>,
+  personal?: PersonalData,
+): OrderRecords {
+  return { readOrderCreation: (orderId) => readOrderCreation(store, orderId, personal) };
 }

@@ -1,11 +1,13 @@
 // How the CLI commands reach a running stack: the configured services, or the embedded ones
 // that `npm start` runs on their default ports.
 import { Client, Connection } from '@temporalio/client';
+import type { Kysely } from 'kysely';
 import type { Config } from '../config';
 import { createDb, createEventStore, createPool, eventStoreOptionsFromConfig } from '../eventstore';
 import type { ProjectionDb } from '../projections';
 import { temporalConnectionOptions } from '../temporal/connection';
-import { createDataConverter } from '../temporal/data-converter';
+import { openKeys } from '../keys/open-keys';
+import { createDataConverter, type DataConverterSettings } from '../temporal/data-converter';
 
 export function stackDatabaseUrl(config: Config): string {
   return (
@@ -22,14 +24,18 @@ export function temporalUiUrl(config: Config, workflowId?: string): string {
   return workflowId ? `${base}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}` : base;
 }
 
-export async function connectTemporal(config: Config): Promise<Client> {
+/** `keys`: the data converter's settings with the data keys in place (connectDatabase's `keyed`). */
+export async function connectTemporal(
+  config: Config,
+  keys: DataConverterSettings = config.eventStore,
+): Promise<Client> {
   const options = temporalConnectionOptions(config.temporal);
   try {
     const connection = await Connection.connect({ ...options, connectTimeout: 3000 });
     return new Client({
       connection,
       namespace: config.temporal.namespace,
-      dataConverter: createDataConverter(config.eventStore),
+      dataConverter: createDataConverter(keys),
     });
   } catch {
     throw new Error(`cannot reach Temporal at ${options.address}: is \`npm start\` running?`);
@@ -46,11 +52,27 @@ export async function connectDatabase(config: Config) {
     throw new Error(`cannot reach Postgres at ${new URL(url).host}: is \`npm start\` running?`);
   }
   const db = createDb<ProjectionDb>(pool);
-  return {
-    db,
-    store: createEventStore(db, eventStoreOptionsFromConfig(config.eventStore)),
-    close: () => db.destroy(),
-  };
+  try {
+    const keys = await openKeys(db, config.eventStore);
+    const keyed = keys.withKeys(config.eventStore);
+    return {
+      db,
+      keys,
+      /** config.eventStore with the data keys in place: for eventStoreOptionsFromConfig, connectTemporal. */
+      keyed,
+      store: createEventStore(db, eventStoreOptionsFromConfig(keyed)),
+      close: () => db.destroy(),
+    };
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+}
+
+/** An event store on `db` that reads and writes with the data keys (keys/open-keys.ts). */
+export async function keyedEventStore(db: Kysely<any>, config: Config) {
+  const keys = await openKeys(db, config.eventStore);
+  return createEventStore(db, eventStoreOptionsFromConfig(keys.withKeys(config.eventStore)));
 }
 
 /** Runs a command's action, printing its error as one line and exiting non-zero. */

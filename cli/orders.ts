@@ -4,11 +4,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { listPriceCents } from '../catalog/demo-catalog';
 import { orderRecordsOf } from '../application/order-creation';
-import {
-  createOrderClient,
-  SagaFinishedError,
-  type OrderClientOptions,
-} from '../client/order-client';
+import { createOrderClient, SagaFinishedError } from '../client/order-client';
 import { loadConfigOrExit } from '../config';
 import type { OrderLine } from '../domain/order';
 import { action, connectDatabase, connectTemporal, temporalUiUrl } from './connect';
@@ -34,14 +30,24 @@ export function parseItem(value: string, previous: OrderLine[] = []): OrderLine[
   return [...previous, { productId, quantity: Number(qty), unitPriceCents }];
 }
 
-async function orders(extra: Pick<OrderClientOptions, 'orderRecords'> = {}) {
-  const client = await connectTemporal(config);
+/**
+ * The order client, with the event store's record of orders and the data keys that Temporal's
+ * payloads and the sealed shipping addresses are encrypted with.
+ */
+async function orders() {
+  const database = await connectDatabase(config);
+  const client = await connectTemporal(config, database.keyed).catch(async (err: unknown) => {
+    await database.close();
+    throw err;
+  });
   return createOrderClient(client, {
     taskQueue: config.temporal.taskQueue,
     paymentConfirmationThresholdCents: config.payment.confirmationThresholdCents,
     paymentConfirmationTimeoutMs: config.payment.confirmationTimeoutMs,
     useLocalActivities: config.sagaLocalActivities,
-    ...extra,
+    // A reused --id is judged by the event store, as POST /orders judges it.
+    orderRecords: orderRecordsOf(database.store, database.keys.personal),
+    personalData: database.keys.personal,
   });
 }
 
@@ -68,17 +74,13 @@ program
   .option('--currency <code>', 'ISO 4217 currency', 'USD')
   .action(
     action(async (opts: { customer: string; item: OrderLine[]; id?: string; currency: string }) => {
-      // A reused --id is judged by the event store, as POST /orders judges it.
-      const database = await connectDatabase(config);
-      const client = await orders({ orderRecords: orderRecordsOf(database.store) });
-      const started = await client
-        .start({
-          orderId: opts.id,
-          customerId: opts.customer,
-          currency: opts.currency,
-          items: opts.item,
-        })
-        .finally(() => database.close());
+      const client = await orders();
+      const started = await client.start({
+        orderId: opts.id,
+        customerId: opts.customer,
+        currency: opts.currency,
+        items: opts.item,
+      });
       process.stdout.write(
         `${started.started ? 'Started' : 'Already started'} order ${started.orderId}\n` +
           `  workflow ${started.workflowId} (run ${started.runId})\n` +

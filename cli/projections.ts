@@ -5,13 +5,7 @@
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { loadConfigOrExit } from '../config';
-import {
-  createDb,
-  createEventStore,
-  createPool,
-  type EventStoreTables,
-  eventStoreOptionsFromConfig,
-} from '../eventstore';
+import { createDb, createPool, type EventStoreTables } from '../eventstore';
 import {
   allProjections,
   findProjection,
@@ -21,7 +15,7 @@ import {
   retryDeadLetter,
   skipDeadLetter,
 } from '../projections';
-import { action, connectDatabase, stackDatabaseUrl } from './connect';
+import { action, connectDatabase, keyedEventStore, stackDatabaseUrl } from './connect';
 
 const config = loadConfigOrExit();
 const program = new Command('projections').description('Projection positions, lag and rebuilds');
@@ -79,7 +73,7 @@ program
       try {
         const result = await rebuildProjection({
           databaseUrl: url,
-          store: createEventStore(db, eventStoreOptionsFromConfig(config.eventStore)),
+          store: await keyedEventStore(db, config),
           projection,
           batchSize,
           onProgress: (done, total) => {
@@ -149,7 +143,7 @@ program
       try {
         const d = await retryDeadLetter({
           databaseUrl: url,
-          store: createEventStore(db, eventStoreOptionsFromConfig(config.eventStore)),
+          store: await keyedEventStore(db, config),
           projections: allProjections,
           id,
         });

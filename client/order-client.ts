@@ -15,6 +15,7 @@ import {
 } from '../application/order-creation';
 import { orderTotalCents, type OrderLine } from '../domain/order';
 import { DomainError, type DomainErrorCode } from '../domain/shared';
+import { clearPersonalData, type PersonalData } from '../keys/personal-data';
 import {
   addItemUpdate,
   cancelOrderUpdate,
@@ -60,6 +61,11 @@ export interface OrderClientOptions {
    * saga's workflow (its namespace retention).
    */
   orderRecords?: OrderRecords;
+  /**
+   * Seals the shipping address under the customer's key before the saga starts
+   * (keys/personal-data.ts), so Temporal's history never holds it in clear.
+   */
+  personalData?: PersonalData;
 }
 
 export interface StartOrderRequest {
@@ -181,6 +187,7 @@ function isNotFound(err: unknown): boolean {
 
 export function createOrderClient(client: Client, options: OrderClientOptions) {
   const handleFor = (orderId: string) => client.workflow.getHandle(workflowIdFor(orderId));
+  const personal = options.personalData ?? clearPersonalData;
 
   /** Maps "no such workflow" to OrderNotFoundError; Temporal's error class does not survive everywhere. */
   async function withSaga<T>(orderId: string, fn: () => Promise<T>): Promise<T> {
@@ -274,7 +281,16 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         const handle = await client.workflow.start(orderSaga, {
           workflowId,
           taskQueue: options.taskQueue,
-          args: [input],
+          args: [
+            {
+              ...input,
+              shippingAddress: (await personal.seal(
+                input.customerId,
+                'shipping_address',
+                input.shippingAddress,
+              )) as OrderSagaInput['shippingAddress'],
+            },
+          ],
           requestEagerStart: options.eagerStart,
           ...startOptions,
         });
@@ -293,7 +309,14 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
               first?.workflowExecutionStartedEventAttributes?.input?.payloads,
             )) as Partial<OrderSagaInput> | undefined;
             existing = Array.isArray(recorded?.items)
-              ? orderContentHash(recorded as OrderSagaInput)
+              ? orderContentHash({
+                  ...(recorded as OrderSagaInput),
+                  shippingAddress: (await personal.open(
+                    recorded.customerId ?? '',
+                    'shipping_address',
+                    recorded.shippingAddress,
+                  )) as OrderSagaInput['shippingAddress'],
+                })
               : undefined;
           }
           if (existing !== contentHash) throw new OrderContentConflictError(orderId);

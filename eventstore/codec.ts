@@ -87,10 +87,33 @@ export function toEncryptionKey(key: Buffer): EncryptionKey {
   return { id: encryptionKeyId(key), key };
 }
 
+/**
+ * Where a codec takes its keys: the data key new payloads are sealed with (which may change
+ * while the process runs, when the key reaches its usage bound) and every key by id for reading.
+ * keys/data-key-ring.ts serves wrapped data keys from Postgres; staticKeySource serves keys
+ * given as bytes.
+ */
+export interface KeySource {
+  /** The id of the key current() returns now. */
+  readonly currentKeyId: string;
+  /** The key to encrypt one payload with; each call counts one use of it. */
+  current(): EncryptionKey;
+  byId(id: string): EncryptionKey | undefined;
+}
+
+/** Keys given as bytes: the first encrypts, every one decrypts. */
+export function staticKeySource(current: Buffer, old: readonly Buffer[] = []): KeySource {
+  const key = toEncryptionKey(current);
+  const ring = keyRing(current, old);
+  return { currentKeyId: key.id, current: () => key, byId: (id) => ring.get(id) };
+}
+
 export interface CodecOptions {
   compression?: boolean;
   compressionThresholdBytes?: number;
-  /** The key new payloads are encrypted with; unset means no encryption. */
+  /** Where the encryption keys come from; unset (and no encryptionKey) means no encryption. */
+  keys?: KeySource;
+  /** Shorthand for keys: staticKeySource(encryptionKey, decryptionKeys). */
   encryptionKey?: Buffer;
   /** Former keys, kept to decrypt what they encrypted. */
   decryptionKeys?: readonly Buffer[];
@@ -147,20 +170,26 @@ export function boundedGunzip(body: Buffer, maxBytes: number): Buffer {
 export function createPayloadCodec(options: CodecOptions = {}): PayloadCodec {
   const threshold = options.compressionThresholdBytes ?? DEFAULT_COMPRESSION_THRESHOLD_BYTES;
   const maxDecoded = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
-  const current = options.encryptionKey ? toEncryptionKey(options.encryptionKey) : undefined;
-  const keys = keyRing(options.encryptionKey, options.decryptionKeys);
+  const keys =
+    options.keys ??
+    (options.encryptionKey
+      ? staticKeySource(options.encryptionKey, options.decryptionKeys)
+      : undefined);
 
   return {
-    currentKeyId: current?.id ?? null,
+    get currentKeyId() {
+      return keys?.currentKeyId ?? null;
+    },
 
     encode(data, aad) {
-      if (!options.compression && !current)
+      if (!options.compression && !keys)
         return { codec: 'json', json: data, bytes: null, keyId: null };
       const text = Buffer.from(JSON.stringify(data) ?? 'null', 'utf8');
       const compress = options.compression === true && text.length >= threshold;
-      if (!compress && !current) return { codec: 'json', json: data, bytes: null, keyId: null };
+      if (!compress && !keys) return { codec: 'json', json: data, bytes: null, keyId: null };
       const body = compress ? gzipSync(text) : text;
-      if (!current) return { codec: GZIP, json: null, bytes: body, keyId: null };
+      if (!keys) return { codec: GZIP, json: null, bytes: body, keyId: null };
+      const current = keys.current();
       return {
         codec: compress ? `${GZIP}+${AES_V2}` : AES_V2,
         json: null,
@@ -181,7 +210,7 @@ export function createPayloadCodec(options: CodecOptions = {}): PayloadCodec {
           body = boundedGunzip(body, maxDecoded);
           continue;
         }
-        const key = payload.keyId ? keys.get(payload.keyId) : undefined;
+        const key = payload.keyId ? keys?.byId(payload.keyId) : undefined;
         if (!key) throw new EncryptionKeyMissingError(payload.keyId);
         body = aesDecrypt(key, body, step === AES_V2 ? aad.bound : aad.legacy);
       }

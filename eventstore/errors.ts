@@ -36,6 +36,18 @@ export class EncryptionKeyMissingError extends Error {
   }
 }
 
+/**
+ * Every encryption this process reserved under its data key is spent and the next reservation
+ * has not come back yet (keys/data-key-ring.ts). Retryable: the reservation is on its way.
+ */
+export class KeyUsageExhaustedError extends Error {
+  readonly code = 'ENCRYPTION_KEY_EXHAUSTED';
+  constructor(readonly purpose: string) {
+    super(`The ${purpose} data key has no reserved uses left in this process; retry shortly`);
+    this.name = 'KeyUsageExhaustedError';
+  }
+}
+
 /** Authentication of an encrypted payload failed: it was altered, moved, or the key is wrong. */
 export class PayloadIntegrityError extends Error {
   readonly code = 'PAYLOAD_TAMPERED';

@@ -1,6 +1,6 @@
 // Builds the event store's options from plain configuration values, in one place for every
 // composition root (worker, stack, CLI, tests), so they all read and write payloads alike.
-import { createPayloadCodec, DEFAULT_COMPRESSION_THRESHOLD_BYTES } from './codec';
+import { createPayloadCodec, DEFAULT_COMPRESSION_THRESHOLD_BYTES, type KeySource } from './codec';
 import type { EventStoreOptions } from './postgres-event-store';
 
 export interface EventStoreSettings {
@@ -8,6 +8,8 @@ export interface EventStoreSettings {
   compressionThresholdBytes?: number;
   encryptionKey?: Buffer;
   decryptionKeys?: readonly Buffer[];
+  /** The event store's data key (keys/data-key-ring.ts); takes the place of the keys above. */
+  eventStoreKeys?: KeySource;
   snapshotInterval: number;
   snapshotIntervalByType?: Record<string, number>;
 }
@@ -25,6 +27,7 @@ export function eventStoreOptionsFromConfig(
       compression: settings.compression,
       compressionThresholdBytes:
         settings.compressionThresholdBytes ?? DEFAULT_COMPRESSION_THRESHOLD_BYTES,
+      keys: settings.eventStoreKeys,
       encryptionKey: settings.encryptionKey,
       decryptionKeys: settings.decryptionKeys,
     }),

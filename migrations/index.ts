@@ -9,6 +9,7 @@ import * as m0004 from './0004_log_archive_reads';
 import * as m0005 from './0005_log_retention_tombstones';
 import * as m0006 from './0006_log_rebase';
 import * as m0007 from './0007_projection_dead_letters';
+import * as m0008 from './0008_encryption_keys';
 
 const migrations: Record<string, Migration> = {
   '0001_event_store': m0001,
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0005_log_retention_tombstones': m0005,
   '0006_log_rebase': m0006,
   '0007_projection_dead_letters': m0007,
+  '0008_encryption_keys': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

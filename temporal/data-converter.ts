@@ -2,11 +2,14 @@
 // messages and stack traces, are encrypted when EVENT_STORE_ENCRYPTION_KEY is set, and left as
 // Temporal's default JSON otherwise (so the UI and CLI show failures as they are in dev).
 import type { DataConverter } from '@temporalio/common';
+import type { KeySource } from '../eventstore/codec';
 import { EncryptionCodec } from './encryption-codec';
 
 export interface DataConverterSettings {
   encryptionKey?: Buffer;
   decryptionKeys?: readonly Buffer[];
+  /** The Temporal data key (keys/data-key-ring.ts); takes the place of the keys above. */
+  temporalKeys?: KeySource;
 }
 
 /**
@@ -16,14 +19,15 @@ export interface DataConverterSettings {
 export const ENCRYPTED_FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
 
 export function createDataConverter(settings: DataConverterSettings): DataConverter {
-  if (!settings.encryptionKey) return {};
+  if (!settings.encryptionKey && !settings.temporalKeys) return {};
   return {
     failureConverterPath: ENCRYPTED_FAILURE_CONVERTER_PATH,
     payloadCodecs: [
-      new EncryptionCodec({
-        encryptionKey: settings.encryptionKey,
-        decryptionKeys: settings.decryptionKeys,
-      }),
+      new EncryptionCodec(
+        settings.temporalKeys
+          ? { keys: settings.temporalKeys }
+          : { encryptionKey: settings.encryptionKey!, decryptionKeys: settings.decryptionKeys },
+      ),
     ],
   };
 }

@@ -1,8 +1,9 @@
-// A Temporal PayloadCodec that encrypts every payload with AES-256-GCM (the event store's key),
-// so workflow inputs, results and activity arguments — order data — are not stored in clear in
-// Temporal. Each encrypted payload names its key, so keys rotate like the event store's.
+// A Temporal PayloadCodec that encrypts every payload with AES-256-GCM (the Temporal data key,
+// keys/data-key-ring.ts), so workflow inputs, results and activity arguments — order data — are
+// not stored in clear in Temporal. Each encrypted payload names its key, so keys rotate like the
+// event store's.
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { aesDecrypt, aesEncrypt, keyRing, toEncryptionKey } from '../eventstore/codec';
+import { aesDecrypt, aesEncrypt, type KeySource, staticKeySource } from '../eventstore/codec';
 import { EncryptionKeyMissingError } from '../eventstore/errors';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -33,28 +34,27 @@ function deserialize(bytes: Buffer): Payload {
   return { metadata, data: new Uint8Array(Buffer.from(doc.d, 'base64')) };
 }
 
-export interface EncryptionCodecOptions {
-  encryptionKey: Buffer;
-  decryptionKeys?: readonly Buffer[];
-}
+export type EncryptionCodecOptions =
+  { keys: KeySource } | { encryptionKey: Buffer; decryptionKeys?: readonly Buffer[] };
 
 export class EncryptionCodec implements PayloadCodec {
-  private readonly current;
-  private readonly keys;
+  private readonly keys: KeySource;
 
   constructor(options: EncryptionCodecOptions) {
-    this.current = toEncryptionKey(options.encryptionKey);
-    this.keys = keyRing(options.encryptionKey, options.decryptionKeys);
+    this.keys =
+      'keys' in options
+        ? options.keys
+        : staticKeySource(options.encryptionKey, options.decryptionKeys);
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((payload) => ({
-      metadata: {
-        encoding: utf8(ENCRYPTED_ENCODING),
-        [KEY_ID_METADATA]: utf8(this.current.id),
-      },
-      data: aesEncrypt(this.current, serialize(payload), AAD),
-    }));
+    return payloads.map((payload) => {
+      const key = this.keys.current();
+      return {
+        metadata: { encoding: utf8(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: utf8(key.id) },
+        data: aesEncrypt(key, serialize(payload), AAD),
+      };
+    });
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
@@ -62,7 +62,7 @@ export class EncryptionCodec implements PayloadCodec {
       // Payloads written before encryption was turned on pass through unchanged.
       if (text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
       const keyId = text(payload.metadata?.[KEY_ID_METADATA]);
-      const key = this.keys.get(keyId);
+      const key = this.keys.byId(keyId);
       if (!key) throw new EncryptionKeyMissingError(keyId || null);
       return deserialize(aesDecrypt(key, Buffer.from(payload.data ?? new Uint8Array()), AAD));
     });

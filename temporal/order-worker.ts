@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createOrderActivities } from '../activities/order.activities';
+import type { PersonalData } from '../keys/personal-data';
 import {
   createRetentionActivities,
   type RetentionPolicy,
@@ -86,6 +87,8 @@ export interface OrderWorkerDeps {
   retentionStore?: PostgresEventStore;
   /** Encrypts Temporal payloads when a key is configured (createDataConverter). */
   dataConverter?: DataConverter;
+  /** Opens sealed shipping addresses (keys/personal-data.ts) when a key is configured. */
+  personalData?: PersonalData;
   /** RETENTION_* for the retention activity (default: 365/90/archive, the documented defaults). */
   retention?: RetentionPolicy;
   /**
@@ -126,6 +129,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Promise<Worker> {
       ...createOrderActivities({
         store: deps.store,
         aggregateCacheSize: deps.aggregateCacheSize,
+        personalData: deps.personalData,
       }),
       ...createRetentionActivities({
         store: deps.retentionStore ?? deps.store,
