@@ -76,6 +76,32 @@ describe('config', () => {
     expect(loadConfig({}).eventStore.decryptionKeys).toEqual([]);
   });
 
+  test('the master key may come from a file (a mounted secret), never from both places', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-key-'));
+    const file = path.join(dir, 'master.key');
+    fs.writeFileSync(file, `${Buffer.alloc(32, 7).toString('base64')}\n`);
+    expect(loadConfig({ EVENT_STORE_ENCRYPTION_KEY_FILE: file }).eventStore.encryptionKey).toEqual(
+      Buffer.alloc(32, 7),
+    );
+    expect(() =>
+      loadConfig({
+        EVENT_STORE_ENCRYPTION_KEY_FILE: file,
+        EVENT_STORE_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      }),
+    ).toThrow(/^Invalid configuration: EVENT_STORE_ENCRYPTION_KEY_FILE must not be set together/);
+    expect(() =>
+      loadConfig({ EVENT_STORE_ENCRYPTION_KEY_FILE: path.join(dir, 'missing') }),
+    ).toThrow(/^Invalid configuration: EVENT_STORE_ENCRYPTION_KEY_FILE cannot be read \(ENOENT/);
+    fs.writeFileSync(file, 'c2hvcnQ=');
+    expect(() => loadConfig({ EVENT_STORE_ENCRYPTION_KEY_FILE: file })).toThrow(
+      'EVENT_STORE_ENCRYPTION_KEY_FILE must be a base64-encoded 32-byte key',
+    );
+    // A wrong key is never echoed back.
+    expect(() => loadConfig({ EVENT_STORE_ENCRYPTION_KEY: 'c2hvcnQ=' })).not.toThrow(/c2hvcnQ/);
+    expect(loadConfig({}).eventStore.dataKeys).toBe('write');
+    expect(loadConfig({ EVENT_STORE_DATA_KEYS: 'read' }).eventStore.dataKeys).toBe('read');
+  });
+
   test('API_TOKEN, API_READ_TOKEN and METRICS_TOKEN parse; unset means open', () => {
     const config = loadConfig({ API_TOKEN: 'w-1', API_READ_TOKEN: 'r-1', METRICS_TOKEN: 'm-1' });
     expect(config).toMatchObject({ apiToken: 'w-1', apiReadToken: 'r-1', metricsToken: 'm-1' });
@@ -116,6 +142,7 @@ describe('config', () => {
     ['TEMPORAL_BUILD_ID', 'has space'],
     ['TEMPORAL_WORKER_VERSIONING', 'sometimes'],
     ['EVENT_STORE_COMPRESSION', 'maybe'],
+    ['EVENT_STORE_DATA_KEYS', 'sometimes'],
     ['EVENT_STORE_DECRYPTION_KEYS', `${Buffer.alloc(32, 1).toString('base64')},c2hvcnQ=`],
     ['TEMPORAL_ADDRESS', 'no-port'],
     ['AGGREGATE_CACHE_SIZE', '-1'],

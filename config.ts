@@ -62,6 +62,12 @@ export interface Config {
     encryptionKey: Buffer | undefined;
     /** Former keys (EVENT_STORE_DECRYPTION_KEYS, comma-separated base64): read, never written. */
     decryptionKeys: Buffer[];
+    /**
+     * EVENT_STORE_DATA_KEYS: `write` encrypts under the data keys (keys/data-key-ring.ts);
+     * `read` opens them but keeps encrypting under the master key itself, as releases without
+     * data keys do, for the rollout that upgrades from one (docs/security.md).
+     */
+    dataKeys: 'write' | 'read';
     snapshotInterval: number;
     /** Per aggregate type overrides, from SNAPSHOT_INTERVAL_<TYPE> (e.g. SNAPSHOT_INTERVAL_INVENTORY). */
     snapshotIntervalByType: Record<string, number>;
@@ -319,6 +325,12 @@ export function loadConfig(env: Env = process.env): Config {
       compression: parse(env, 'EVENT_STORE_COMPRESSION', boolean, false),
       encryptionKey: masterKey(env),
       decryptionKeys: parse(env, 'EVENT_STORE_DECRYPTION_KEYS', keyList, [], { secret: true }),
+      dataKeys: parse(
+        env,
+        'EVENT_STORE_DATA_KEYS',
+        z.enum(['write', 'read'], 'must be write or read'),
+        'write',
+      ),
       snapshotInterval: parse(env, 'SNAPSHOT_INTERVAL', integer(0), 100),
       snapshotIntervalByType: snapshotOverrides(env),
       aggregateCacheSize: parse(env, 'AGGREGATE_CACHE_SIZE', integer(0, 10_000_000), 10_000),

@@ -2,14 +2,31 @@
 // and what is built on it (the event store's and Temporal's key sources, sealed personal
 // fields); without one, nothing is encrypted and nothing is sealed.
 import type { Kysely } from 'kysely';
-import type { KeySource } from '../eventstore/codec';
-import { DataKeyRing, type DataKeyRingOptions } from './data-key-ring';
+import { type KeySource, staticKeySource } from '../eventstore/codec';
+import { DataKeyRing, type DataKeyRingOptions, type KeyPurpose } from './data-key-ring';
 import { localMasterKeys, type MasterKeys } from './master-key';
 import { clearPersonalData, personalData, type PersonalData } from './personal-data';
 
 export interface KeySettings {
   encryptionKey?: Buffer;
   decryptionKeys?: readonly Buffer[];
+  /** `read`: data keys decrypt, the master key still encrypts (config.ts EVENT_STORE_DATA_KEYS). */
+  dataKeys?: 'write' | 'read';
+}
+
+/**
+ * During the rollout from a release without data keys, processes of that release still run
+ * and know only the master key: new payloads stay under it, while what data keys encrypted
+ * (a process already past the rollout) is read.
+ */
+function writingUnderMaster(ring: DataKeyRing, purpose: KeyPurpose, master: Buffer): KeySource {
+  const legacy = staticKeySource(master);
+  const source = ring.source(purpose);
+  return {
+    currentKeyId: legacy.currentKeyId,
+    current: () => legacy.current(),
+    byId: (id) => legacy.byId(id) ?? source.byId(id),
+  };
 }
 
 export interface OpenedKeys {
@@ -46,10 +63,12 @@ export async function openKeys(
   return {
     ring,
     personal: personalData(ring),
-    withKeys: (s) => ({
-      ...s,
-      eventStoreKeys: ring.source('event-store'),
-      temporalKeys: ring.source('temporal'),
-    }),
+    withKeys: (s) => {
+      const source = (purpose: KeyPurpose) =>
+        settings.dataKeys === 'read' && settings.encryptionKey
+          ? writingUnderMaster(ring, purpose, settings.encryptionKey)
+          : ring.source(purpose);
+      return { ...s, eventStoreKeys: source('event-store'), temporalKeys: source('temporal') };
+    },
   };
 }
