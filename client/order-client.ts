@@ -146,7 +146,7 @@ export function orderSagaStartOptions(input: OrderSagaInput) {
     memo: { [ORDER_CONTENT_MEMO]: orderContentHash(input) },
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     typedSearchAttributes: [
-      { key: CustomerIdKey, value: input.customerId },
+      { key: CustomerIdKey, value: input.customerRef ?? input.customerId },
       { key: OrderStatusKey, value: 'running' },
       { key: OrderTotalCentsKey, value: orderTotalCents(input.items) },
     ],
@@ -251,6 +251,8 @@ export function createOrderClient(client: Client, options: OrderClientOptions) {
         compensationMaxAttempts: options.compensationMaxAttempts,
         stepMaxAttempts: options.stepMaxAttempts,
       };
+      const customerRef = await personal.reference(input.customerId);
+      if (customerRef !== undefined) input.customerRef = customerRef;
       // The event store keeps the order for longer than Temporal keeps its saga: an order id it
       // holds is answered from it, and no second saga is started (docs/saga.md).
       if (request.orderId !== undefined && options.orderRecords) {

@@ -9,6 +9,7 @@
 // completes, the forgotten order id stays taken, and the customer can order again.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { Client, Connection } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { sql } from 'kysely';
 import pino from 'pino';
@@ -26,7 +27,9 @@ import { rebuildProjection } from '../projections/rebuild';
 import { temporalCli } from '../test/drills/upgrade';
 import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
 import { liveRows, READ_MODEL_TABLES } from '../test/sql-fold';
+import { createDataConverter } from '../temporal/data-converter';
 import { EncryptionCodec } from '../temporal/encryption-codec';
+import { CustomerIdKey } from '../workflows/search-attributes';
 import { DataKeyRing } from './data-key-ring';
 import { localMasterKeys } from './master-key';
 import { ERASED, isSealed, personalData } from './personal-data';
@@ -282,6 +285,41 @@ test('a forgotten customer is nowhere readable, and everything else goes on', as
   const after = await readableEverywhere(fresh);
   for (const marker of ERIN) expect(after).not.toContain(marker);
   for (const marker of FRANK) expect(after).toContain(marker);
+
+  // Temporal's visibility, which it indexes in clear, lists sagas by reference, never by id;
+  // after the forget no one can compute Erin's old reference again.
+  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
+  try {
+    const temporal = new Client({
+      connection,
+      namespace: 'default',
+      dataConverter: createDataConverter({
+        encryptionKey: masterKey,
+        temporalKeys: fresh.source('temporal'),
+      }),
+    });
+    const listed = async (value: string) => {
+      const ids: string[] = [];
+      for await (const w of temporal.workflow.list({ query: `CustomerId = '${value}'` }))
+        ids.push(w.workflowId);
+      return ids.sort();
+    };
+    const frankRef = await personalData(fresh).reference(frank);
+    await eventually(
+      async () => ((await listed(frankRef!)).includes(`order-${frankOrder}`) ? true : undefined),
+      20_000,
+      "Frank's saga listed by his reference",
+    );
+    expect(await listed(erin)).toEqual([]);
+    expect(await listed(frank)).toEqual([]);
+    const erinRefBefore = (
+      await temporal.workflow.getHandle(`order-${done[1]}`).describe()
+    ).typedSearchAttributes.get(CustomerIdKey);
+    expect(erinRefBefore).toMatch(/^c-[0-9a-f]{32}$/);
+    expect(await personalData(fresh).reference(erin)).not.toBe(erinRefBefore);
+  } finally {
+    await connection.close();
+  }
 
   // The product still works with what is left.
   const created = await readOrderCreation(running.store, done[1]!, personalData(fresh));

@@ -62,7 +62,8 @@ export async function openKeys(
   });
   return {
     ring,
-    personal: personalData(ring),
+    // A release without references rejects a saga input that has one: none during the rollout.
+    personal: personalData(ring, { references: settings.dataKeys !== 'read' }),
     withKeys: (s) => {
       const source = (purpose: KeyPurpose) =>
         settings.dataKeys === 'read' && settings.encryptionKey

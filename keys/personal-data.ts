@@ -5,6 +5,7 @@
 //
 // Fields, not whole payloads: the saga never opens them, so a saga in flight for a forgotten
 // customer still replays, compensates or completes; only the sealed fields are gone.
+import { createHmac } from 'node:crypto';
 import { aesDecrypt, aesEncrypt } from '../eventstore/codec';
 import type { DataKeyRing } from './data-key-ring';
 
@@ -48,10 +49,26 @@ export interface PersonalData {
   seal(customerId: string, field: string, value: unknown): Promise<unknown>;
   /** The field in clear; ERASED when its customer was forgotten; a clear value as it is. */
   open(customerId: string, field: string, value: unknown): Promise<unknown>;
+  /**
+   * The customer's opaque reference (`c-` and 32 hex digits), for what Temporal indexes in
+   * clear: an HMAC under the customer's key, so it names no one and, once the key is
+   * destroyed, cannot be computed again. Undefined where references are not given out.
+   */
+  reference(customerId: string): Promise<string | undefined>;
 }
 
-export function personalData(ring: DataKeyRing): PersonalData {
+export function personalData(
+  ring: DataKeyRing,
+  { references = true }: { references?: boolean } = {},
+): PersonalData {
   return {
+    async reference(customerId) {
+      if (!references) return undefined;
+      const key = (await ring.customerKey(customerId, { create: true }))!;
+      const mac = createHmac('sha256', key.key).update('customer-ref/v1').digest('hex');
+      return `c-${mac.slice(0, 32)}`;
+    },
+
     async seal(customerId, field, value) {
       if (value === null || value === undefined || isSealed(value) || isErased(value)) return value;
       const key = (await ring.customerKey(customerId, { create: true }))!;
@@ -79,4 +96,5 @@ export function personalData(ring: DataKeyRing): PersonalData {
 export const clearPersonalData: PersonalData = {
   seal: (_customerId, _field, value) => Promise.resolve(value),
   open: (_customerId, _field, value) => Promise.resolve(value),
+  reference: () => Promise.resolve(undefined),
 };

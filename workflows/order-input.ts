@@ -103,6 +103,10 @@ export function orderInputSchemas() {
       compensationMaxAttempts: z.number().int().positive().max(1000).optional(),
       // At most about 3 hours of retries (10 s apart): far below the history limit.
       stepMaxAttempts: z.number().int().positive().max(1000).optional(),
+      customerRef: z
+        .string()
+        .regex(/^c-[0-9a-f]{32}$/, 'must be a customer reference (c- and 32 hex digits)')
+        .optional(),
     })
     .refine(totalFits.check, totalFits.params);
 

@@ -587,7 +587,9 @@ class OrderSaga {
    */
   private announce(): void {
     const wanted = [
-      { key: CustomerIdKey, value: this.input.customerId },
+      // A saga started with a reference is listed by it; every other one (all histories recorded
+      // before references existed) by its customer id, as before.
+      { key: CustomerIdKey, value: this.input.customerRef ?? this.input.customerId },
       { key: OrderTotalCentsKey, value: this.state.totalCents },
       { key: OrderStatusKey, value: 'running' },
     ] as const;

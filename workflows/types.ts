@@ -21,6 +21,12 @@ export interface OrderSagaInput {
    * about 5 minutes: workflows/step-bounds.ts); tests make it small.
    */
   stepMaxAttempts?: number;
+  /**
+   * What the saga is listed by in Temporal's visibility (the CustomerId search attribute) in
+   * place of the customer id, when a master key is set: an HMAC under the customer's own key
+   * (keys/personal-data.ts), which no one can compute again once the customer is forgotten.
+   */
+  customerRef?: string;
 }
 
 export type SagaStatus =
