@@ -90,6 +90,27 @@ program
   );
 
 program
+  .command('customer-ref <customerId>')
+  .description(
+    "the customer's reference, which their sagas are listed by in Temporal (CustomerId = 'c-…') when a master key is set",
+  )
+  .action(
+    action(async (customerId: string) => {
+      const database = await connectDatabase(config);
+      try {
+        const ref = await database.keys.personal.reference(customerId);
+        process.stdout.write(
+          ref
+            ? `${ref}\n  Temporal UI filter: CustomerId = '${ref}'\n`
+            : `${customerId} (no master key: sagas are listed by the customer id)\n`,
+        );
+      } finally {
+        await database.close();
+      }
+    }),
+  );
+
+program
   .command('status <orderId>')
   .description("query the saga's state")
   .action(
