@@ -24,10 +24,10 @@ export function temporalUiUrl(config: Config, workflowId?: string): string {
   return workflowId ? `${base}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}` : base;
 }
 
-/** `keys`: the data converter's settings with the data keys in place (connectDatabase's `keyed`). */
+/** `keys`: the data converter settings, with the data keys in place (connectDatabase's `keyed`). */
 export async function connectTemporal(
   config: Config,
-  keys: DataConverterSettings = config.eventStore,
+  keys: DataConverterSettings,
 ): Promise<Client> {
   const options = temporalConnectionOptions(config.temporal);
   try {

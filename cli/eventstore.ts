@@ -293,7 +293,8 @@ program
   .option('--trigger', 'also run it now')
   .action(
     action(async (opts: { trigger?: boolean }) => {
-      const client = await connectTemporal(config);
+      // Plain JSON, as temporal/namespace-setup.ts stores it: its only argument is {}.
+      const client = await connectTemporal(config, {});
       try {
         const id = await ensureRetentionSchedule(client, { taskQueue: config.temporal.taskQueue });
         if (opts.trigger) await client.schedule.getHandle(id).trigger();

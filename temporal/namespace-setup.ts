@@ -5,7 +5,6 @@ import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config';
 import { ensureSearchAttributes } from '../provision/temporal';
 import { temporalConnectionOptions } from './connection';
-import { createDataConverter } from './data-converter';
 import { ensureRetentionSchedule } from './retention-schedule';
 
 /** Returns the retention Schedule's id. */
@@ -16,11 +15,10 @@ export async function setupNamespace(config: Config, address?: string): Promise<
   );
   try {
     await ensureSearchAttributes(connection, namespace);
-    const client = new Client({
-      connection,
-      namespace,
-      dataConverter: createDataConverter(config.eventStore),
-    });
+    // The Schedule's only argument is an empty object, so it is stored as plain JSON: setup runs
+    // before the database (and its data keys) may exist, and the master key encrypts nothing
+    // but data keys. Workers read plain payloads as they are.
+    const client = new Client({ connection, namespace });
     return await ensureRetentionSchedule(client, { taskQueue });
   } finally {
     await connection.close();
