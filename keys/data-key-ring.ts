@@ -20,6 +20,11 @@ const CUSTOMER = 'customer';
 /** Half of the 2^32 bound of random 96-bit IVs. */
 export const DEFAULT_ROTATE_AFTER_USES = 2 ** 31;
 export const DEFAULT_RESERVE_BLOCK = 100_000;
+/**
+ * What a process reserves when it opens the ring: a command that never encrypts (`keys`,
+ * `customer-ref`) spends no more; the first encryption reserves a whole block.
+ */
+const OPENING_RESERVE = 1_000;
 
 export interface DataKeyRingOptions {
   /** Encryptions reserved per trip to the database. */
@@ -157,7 +162,7 @@ export class DataKeyRing {
     for (const purpose of KEY_PURPOSES) {
       const keys = new PurposeKeys(ring, purpose, ring.block, ring.rotationCheckMs);
       ring.purposes.set(purpose, keys);
-      await ring.reserve(keys);
+      await ring.reserve(keys, Math.min(ring.block, OPENING_RESERVE));
     }
     return ring;
   }
@@ -192,10 +197,10 @@ export class DataKeyRing {
    * Reserves the next block of uses of the purpose's current key, following a rotation made by
    * another process, and rotates the key itself once it is past its bound.
    */
-  async reserve(keys: PurposeKeys): Promise<void> {
+  async reserve(keys: PurposeKeys, size = this.block): Promise<void> {
     for (;;) {
       const { rows } = await sql<{ key_id: string; uses_reserved: string }>`
-        UPDATE encryption_keys SET uses_reserved = uses_reserved + ${this.block}
+        UPDATE encryption_keys SET uses_reserved = uses_reserved + ${size}
         WHERE purpose = ${keys.purpose} AND retired_at IS NULL
         RETURNING key_id, uses_reserved`.execute(this.db);
       const row = rows[0];
@@ -212,7 +217,7 @@ export class DataKeyRing {
       if (!key) throw new EncryptionKeyMissingError(row.key_id);
       if (keys.key?.id !== key.id) keys.remaining = 0;
       keys.key = key;
-      keys.remaining += this.block;
+      keys.remaining += size;
       keys.checkedAt = Date.now();
       return;
     }
