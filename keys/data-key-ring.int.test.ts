@@ -49,6 +49,9 @@ test('every process shares one current key per purpose, wrapped by the master ke
 
 test('uses are reserved ahead in blocks, and a key past its bound is replaced', async () => {
   const masters = localMasterKeys(randomBytes(32));
+  await expect(
+    DataKeyRing.open(t.db, masters, { reserveBlock: 10, rotateAfterUses: 10 }),
+  ).rejects.toThrow(RangeError);
   const ring = await DataKeyRing.open(t.db, masters, { reserveBlock: 10, rotateAfterUses: 40 });
   const source = ring.source('event-store');
   const first = source.currentKeyId;
