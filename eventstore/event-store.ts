@@ -1,6 +1,7 @@
 // The event store as a port: what the layers above (command handling, projections, the API's
 // readiness check) may ask of the log. Two implementations keep to it and pass the same contract
 // tests: createEventStore (Postgres, postgres-event-store.ts) and createInMemoryEventStore.
+import type { ArchiveOptions, ArchiveResult } from './retention';
 import type { Snapshot } from './snapshot-policy';
 import type {
   AppendResult,
@@ -106,4 +107,15 @@ export interface EventStore {
   assertNotRestored(): Promise<void>;
   /** Resolves when the store can serve reads and appends (readiness probes), else rejects. */
   ping(): Promise<void>;
+}
+
+/**
+ * Moving closed streams out of the live log, and dropping old snapshots (retention). A stream
+ * it moves or deletes is tombstoned: appends to it are refused (StreamTombstonedError) from then
+ * on, so its id is never written again.
+ */
+export interface EventStoreRetention {
+  archiveClosedStreams(options: ArchiveOptions): Promise<ArchiveResult>;
+  /** Deletes snapshots older than maxAgeDays except each aggregate's newest; returns the count. */
+  cleanupSnapshots(maxAgeDays: number): Promise<number>;
 }

@@ -1,19 +1,29 @@
 // The EventStore port held in memory, for tests of the layers above that need no SQL behaviour
 // (command handling, activities, sagas with stub stores). It keeps the contract the Postgres
 // store keeps (event-store.contract.ts runs against both): expected versions, idempotent event
-// ids, ConcurrencyError, one global order, checkpoints, upcasting on read, snapshots. It has no
-// codec, no retention and no archive. Payloads are stored as JSON, as jsonb would store them.
+// ids, ConcurrencyError, one global order, checkpoints, upcasting on read, snapshots, and
+// retention's tombstones (a retired stream's id is refused as the Postgres store refuses it). It
+// has no codec and no projection checkpoints: retention takes every closed stream as read, and
+// an archived stream simply stays where it was. Payloads are stored as JSON, as jsonb would
+// store them.
 import { randomUUID } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
-import { ConcurrencyError, EventIdConflictError, InvalidAppendError } from './errors';
+import {
+  ConcurrencyError,
+  EventIdConflictError,
+  InvalidAppendError,
+  StreamTombstonedError,
+} from './errors';
 import type {
   AggregateRead,
   AppendOptions,
   EventStore,
+  EventStoreRetention,
   LogLag,
   ReadAllOptions,
   ReadAllResult,
 } from './event-store';
+import type { ArchiveOptions, ArchiveResult } from './retention';
 import { type Snapshot, type SnapshotPolicy, snapshotIntervalFor } from './snapshot-policy';
 import type {
   AppendResult,
@@ -49,12 +59,13 @@ interface StoredEvent {
   createdAt: Date;
 }
 
-export interface InMemoryEventStore extends EventStore {
+export interface InMemoryEventStore extends EventStore, EventStoreRetention {
   /** Counters of what the store recovered from. */
   readonly stats: Readonly<{ snapshotWriteFailures: number }>;
 }
 
 const keyOf = (stream: StreamName) => `${stream.type}\u0000${stream.id}`;
+const DAY_MS = 86_400_000;
 
 export function createInMemoryEventStore(
   options: InMemoryEventStoreOptions = {},
@@ -65,11 +76,18 @@ export function createInMemoryEventStore(
   const log: StoredEvent[] = [];
   const streams = new Map<string, StoredEvent[]>();
   const byId = new Map<string, StoredEvent>();
-  const snapshots = new Map<string, { snapshotVersion: number; version: number; json: string }[]>();
+  const snapshots = new Map<
+    string,
+    { snapshotVersion: number; version: number; json: string; createdAt: Date }[]
+  >();
+  /** Streams retention retired: true when their events stayed (archived), false when deleted. */
+  const tombstones = new Map<string, boolean>();
   const stats = { snapshotWriteFailures: 0 };
   // Each append is its own transaction, committed at once: transaction ids only grow, so the
   // global order (transaction id, position) is the order of appending.
   let lastTransaction = 0n;
+  // Positions are never reused, also after retention deleted events (an identity column).
+  let lastPosition = 0;
 
   const toRecorded = (e: StoredEvent, decode = true, metadata = true): RecordedEvent => {
     const upcast = decode
@@ -152,6 +170,10 @@ export function createInMemoryEventStore(
       });
       return { nextExpectedVersion: Math.max(...positions.map((p) => p.version)), positions };
     }
+    // As in Postgres: a retired stream refuses every write, whatever the expected version says.
+    const archived = tombstones.get(keyOf(stream));
+    if (archived !== undefined && prepared.size > 0)
+      throw new StreamTombstonedError(stream, archived);
     if (!holds(expected, last, appendOptions.expectedLastPosition)) {
       throw typeof expected === 'number' && current === expected
         ? new ConcurrencyError(stream, expected, current, 'the stream was written again since')
@@ -165,7 +187,7 @@ export function createInMemoryEventStore(
     streams.set(keyOf(stream), list);
     const positions = [...prepared].map(([eventId, event], i) => {
       const stored: StoredEvent = {
-        globalPosition: log.length + 1,
+        globalPosition: ++lastPosition,
         transactionId: lastTransaction,
         eventId,
         stream: { ...stream },
@@ -184,9 +206,52 @@ export function createInMemoryEventStore(
     return { nextExpectedVersion: current + prepared.size, positions };
   }
 
+  async function archiveClosedStreams(archiveOptions: ArchiveOptions): Promise<ArchiveResult> {
+    archiveOptions.signal?.throwIfAborted();
+    // "Older than 0 days" takes in what was appended just before: the clock may not have moved.
+    const cutoff = now().getTime() - archiveOptions.olderThanDays * DAY_MS;
+    const retired = [...streams].filter(([key, list]) => {
+      const last = list.at(-1);
+      return (
+        last !== undefined &&
+        !tombstones.has(key) &&
+        archiveOptions.closingEvents[last.stream.type]?.includes(last.type) === true &&
+        last.createdAt.getTime() <= cutoff
+      );
+    });
+    const result = { streams: retired.length, events: 0 };
+    for (const [key, list] of retired) {
+      result.events += list.length;
+      tombstones.set(key, archiveOptions.archive);
+      snapshots.delete(key);
+      if (archiveOptions.archive) continue;
+      streams.delete(key);
+      for (const e of list) byId.delete(e.eventId);
+    }
+    if (!archiveOptions.archive && retired.length > 0) {
+      const deleted = new Set(retired.map(([key]) => key));
+      const kept = log.filter((e) => !deleted.has(keyOf(e.stream)));
+      log.splice(0, log.length, ...kept);
+    }
+    if (retired.length > 0) archiveOptions.onBatch?.({ ...result, batches: 1 });
+    return result;
+  }
+
   return {
     stats,
     appendToStream,
+    archiveClosedStreams,
+    cleanupSnapshots: async (maxAgeDays) => {
+      const cutoff = now().getTime() - maxAgeDays * DAY_MS;
+      let deleted = 0;
+      for (const [key, list] of snapshots) {
+        const newest = Math.max(...list.map((s) => s.version));
+        const kept = list.filter((s) => s.version === newest || s.createdAt.getTime() >= cutoff);
+        deleted += list.length - kept.length;
+        snapshots.set(key, kept);
+      }
+      return deleted;
+    },
     readStream: async (stream, fromVersion = 1) =>
       (streams.get(keyOf(stream)) ?? [])
         .filter((e) => e.version >= fromVersion)
@@ -241,6 +306,7 @@ export function createInMemoryEventStore(
         snapshotVersion,
         version: snapshot.version,
         json: JSON.stringify(snapshot.state),
+        createdAt: now(),
       });
       snapshots.set(keyOf(stream), list);
     },

@@ -47,10 +47,25 @@ export function visibleAfter(alias: string, txParam: string, posParam: string): 
 /** The order the log is read (and checkpointed) in. */
 export const logOrder = (alias: string) => `${alias}.transaction_id, ${alias}.global_position`;
 
+/**
+ * The first `limit` rows of the log (in log order) that `where` (written against alias `e`)
+ * admits, as a relation aliased `e` for the caller to merge with ORDER BY logOrder and LIMIT:
+ * each table's rows come from its own (transaction_id, global_position) index with the limit
+ * inside, so a page is two ordered index walks of at most `limit` rows, whatever the planner
+ * expects of the predicate. Over logRelation instead, the generic plan of a prepared read
+ * estimates a handful of rows after the checkpoint, appends both tables and sorts everything
+ * after it, so every page of a catch-up scanned and sorted the rest of the log.
+ */
+export function logPage(where: string, limit: string, columns: readonly string[] = LOG_COLUMNS) {
+  const list = columns.join(', ');
+  const branch = (table: string) =>
+    `(SELECT ${list} FROM ${table} e WHERE ${where} ORDER BY ${logOrder('e')} LIMIT ${limit})`;
+  return `(${branch('domain_events')} UNION ALL ${branch('domain_events_archive')}) e`;
+}
+
 /** The whole log after a checkpoint ($1 transaction id, $2 position), $3 rows, every column. */
 export const READ_ALL_SQL = `
-  SELECT e.* FROM ${logRelation('e')}
-  WHERE ${visibleAfter('e', '$1', '$2')}
+  SELECT e.* FROM ${logPage(visibleAfter('e', '$1', '$2'), '$3')}
   ORDER BY ${logOrder('e')}
   LIMIT $3`;
 
@@ -71,8 +86,7 @@ export const NARROW_READ_ALL_SQL = `
          CASE WHEN $4::text[] IS NULL OR e.event_type = ANY($4::text[])
               THEN e.event_data_bytes END AS event_data_bytes,
          (extract(epoch FROM e.created_at) * 1000)::float8 AS created_ms
-  FROM ${logRelation('e', NARROW_COLUMNS)}
-  WHERE ${visibleAfter('e', '$1', '$2')}
+  FROM ${logPage(visibleAfter('e', '$1', '$2'), '$3', NARROW_COLUMNS)}
   ORDER BY ${logOrder('e')}
   LIMIT $3`;
 
@@ -103,8 +117,9 @@ export function lagSelect(txExpr: string, posExpr: string): string {
                   (SELECT coalesce(max(global_position), 0) FROM domain_events) - ${posExpr})
            END AS n,
            counted.n < ${LAG_COUNT_CAP} AS exact,
-           (SELECT e.created_at FROM ${rel} WHERE ${after} ORDER BY ${logOrder('e')} LIMIT 1)
-             AS oldest
+           (SELECT e.created_at
+            FROM ${logPage(after, '1', ['transaction_id', 'global_position', 'created_at'])}
+            ORDER BY ${logOrder('e')} LIMIT 1) AS oldest
     FROM (SELECT count(*) AS n FROM (SELECT 1 FROM ${rel} WHERE ${after}
                                       LIMIT ${LAG_COUNT_CAP}) capped) counted`;
 }

@@ -7,13 +7,13 @@ import { type PayloadCodec, jsonCodec } from './codec';
 import { createCommitNotifier } from './commit-notifier';
 import { poolOf } from './db';
 import { RestoredDatabaseError } from './errors';
-import type { AppendOptions, EventStore, ReadAllOptions } from './event-store';
+import type { AppendOptions, EventStore, EventStoreRetention, ReadAllOptions } from './event-store';
 import { KeyedQueue } from './keyed-queue';
 import { readAggregate } from './read-aggregate';
 import { lag, readAllFrom } from './read-all';
 import { readStream } from './read-stream';
 import { assertTransactionIdsBehindServer } from './restore-check';
-import { archiveClosedStreams, type ArchiveOptions, type ArchiveResult } from './retention';
+import { archiveClosedStreams, type ArchiveOptions } from './retention';
 import {
   cleanupSnapshots,
   readSnapshot,
@@ -52,13 +52,6 @@ export interface PostgresEventStore extends EventStore, EventStoreRetention {
   /** Resolves once the NOTIFY for every append so far has been sent. */
   flushNotifications(): Promise<void>;
   readSnapshot(stream: StreamName, snapshotVersion: number): Promise<Snapshot | undefined>;
-}
-
-/** Moving closed streams out of the live log, and dropping old snapshots (retention). */
-export interface EventStoreRetention {
-  archiveClosedStreams(options: ArchiveOptions): Promise<ArchiveResult>;
-  /** Deletes snapshots older than maxAgeDays except each aggregate's newest; returns the count. */
-  cleanupSnapshots(maxAgeDays: number): Promise<number>;
 }
 
 /**

@@ -2,11 +2,14 @@
 // domain_events_archive (or are deleted), with their snapshots; live and recent streams load
 // exactly as before.
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/harness';
+import { createDb, createPool } from './db';
 import { StreamTombstonedError } from './errors';
 import { createEventStore } from './postgres-event-store';
 import { streamTombstoned } from './tombstones';
+import type { EventStoreTables } from './schema';
 import type { StreamName } from './types';
 
 // jest.config.js's per-project testTimeout is not applied by Jest: these tests race real
@@ -231,4 +234,52 @@ it('moves an event that committed to a stream after its batch (a raced append) a
   expect(await count('domain_events', s)).toBe(0);
   expect(await count('domain_events_archive', s)).toBe(4);
   expect(await streamTombstoned(t.db, s)).toMatchObject({ lastVersion: 4 });
+});
+
+it('leaves no append planned against the emptier archive it started from', async () => {
+  // Its own database: the archive is empty when the appending connection plans its statement.
+  const fresh = await createTestDatabase();
+  // One connection, so every append runs the statement it prepared before retention.
+  const appenderDb = createDb<EventStoreTables>(createPool(fresh.url, { max: 1 }));
+  const appender = createEventStore(appenderDb);
+  const placeOrders = async (n: number) => {
+    for (let i = 0; i < n; i++)
+      await appender.appendToStream({ type: 'Order', id: randomUUID() }, 'no_stream', [
+        { type: 'OrderCreated', data: { i } },
+      ]);
+  };
+  /** Sequential scans of the tables an append checks, with the appender's counts flushed. */
+  const seqScans = async () => {
+    await sql`SELECT pg_stat_force_next_flush()`.execute(appenderDb);
+    const { rows } = await fresh.pool.query<{ n: string }>(
+      `SELECT sum(seq_scan) AS n FROM pg_stat_user_tables
+       WHERE relname IN ('domain_events_archive', 'stream_tombstones')`,
+    );
+    return Number(rows[0]!.n);
+  };
+  try {
+    // Past Postgres's five custom plans: the connection now runs one generic plan.
+    await placeOrders(10);
+    await fresh.pool.query(
+      `INSERT INTO domain_events (event_id, aggregate_type, aggregate_id, version, event_type,
+                                  event_data, created_at)
+       SELECT gen_random_uuid(), 'Order', 'old-' || i, v, e, '{}', now() - interval '400 days'
+       FROM generate_series(1, 3000) i,
+            (VALUES (1, 'OrderCreated'), (2, 'OrderCompleted')) x(v, e)`,
+    );
+    const moved = await fresh.store.archiveClosedStreams({
+      olderThanDays: 365,
+      closingEvents,
+      archive: true,
+    });
+    expect(moved.streams).toBe(3000);
+
+    const before = await seqScans();
+    await placeOrders(10);
+    // Each append probes the archive's and the tombstones' indexes, whatever their size.
+    expect(await seqScans()).toBe(before);
+  } finally {
+    await appenderDb.destroy();
+    await fresh.close();
+  }
 });

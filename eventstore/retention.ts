@@ -144,6 +144,19 @@ export async function sweepStrays(db: Db, archive: boolean): Promise<ArchiveResu
   );
 }
 
+/**
+ * Fresh planner statistics for the tables retention fills. An append's statement is prepared
+ * once per connection and, after five executions, runs a generic plan that nothing replaces
+ * until the tables it reads are analyzed. Planned while the archive was empty, that plan checks
+ * the archive's event ids by a sequential scan, so every append grew slower with each batch
+ * (20-44 ms instead of under 1 ms after 92k archived events, measured with autovacuum off; with
+ * it on, the same until its next analyze). ANALYZE invalidates those plans in every session and
+ * takes no lock that appends or batches wait for.
+ */
+async function refreshStatistics(db: Db, archive: boolean): Promise<void> {
+  await sql.raw(`ANALYZE ${archive ? 'domain_events_archive, ' : ''}stream_tombstones`).execute(db);
+}
+
 export async function archiveClosedStreams(
   ctx: StoreContext,
   options: ArchiveOptions,
@@ -158,6 +171,8 @@ export async function archiveClosedStreams(
     total.events += r.events;
   };
   add(await sweepStrays(ctx.db, options.archive));
+  // How many streams had moved when the statistics were last refreshed (undefined: not yet).
+  let analyzedAt: number | undefined;
   for (let batches = 1; ; batches += 1) {
     options.signal?.throwIfAborted();
     const started = performance.now();
@@ -170,10 +185,17 @@ export async function archiveClosedStreams(
       );
     });
     add(batch);
+    // After the first batch the tables are no longer the (possibly empty) ones appends planned
+    // against; once more at the end, for the readers that plan after the run.
+    if (batch.streams > 0 && analyzedAt === undefined) {
+      await refreshStatistics(ctx.db, options.archive);
+      analyzedAt = total.streams;
+    }
     options.onBatch?.({ ...total, batches });
     if (batch.streams < size) {
       // Appends that raced the last batches have committed by now (appends are one statement).
       add(await sweepStrays(ctx.db, options.archive));
+      if (total.streams > (analyzedAt ?? 0)) await refreshStatistics(ctx.db, options.archive);
       return total;
     }
     // The next batch aims at batchMillis: at most twice as many streams, never below MIN_BATCH.

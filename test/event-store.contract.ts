@@ -10,10 +10,12 @@ import {
   ConcurrencyError,
   EventIdConflictError,
   type EventStore,
+  type EventStoreRetention,
   type NewEvent,
   type RecordedEvent,
   START,
   type StreamName,
+  StreamTombstonedError,
   UpcasterRegistry,
 } from '../eventstore';
 
@@ -22,7 +24,7 @@ export interface ContractStoreOptions {
 }
 
 /** Builds a store on the implementation under test; called once per test. */
-export type StoreFactory = (options?: ContractStoreOptions) => EventStore;
+export type StoreFactory = (options?: ContractStoreOptions) => EventStore & EventStoreRetention;
 
 const stream = (type = 'Contract'): StreamName => ({ type, id: randomUUID() });
 const ev = (n: number, type = 'Happened'): NewEvent => ({ type, data: { n } });
@@ -315,6 +317,53 @@ export function eventStoreContract(name: string, create: StoreFactory): void {
           events: [],
           lastPosition: undefined,
         });
+      });
+    });
+
+    describe.each([true, false])('retired streams (archive %s)', (archive) => {
+      it('refuse their id to every later write, and keep or drop their events', async () => {
+        const store = create();
+        // A type of its own: retention here retires only this test's closed stream.
+        const type = `Retired${randomUUID().slice(0, 8)}`;
+        const closed = stream(type);
+        const open = stream(type);
+        const events = [
+          { ...ev(1), eventId: randomUUID() },
+          { ...ev(2, 'Closed'), eventId: randomUUID() },
+        ];
+        const first = await store.appendToStream(closed, 'no_stream', events);
+        await store.appendToStream(open, 'no_stream', [ev(1)]);
+        const before = await store.readStream(closed);
+
+        expect(
+          await store.archiveClosedStreams({
+            olderThanDays: 0,
+            closingEvents: { [type]: ['Closed'] },
+            archive,
+          }),
+        ).toEqual({ streams: 1, events: 2 });
+
+        for (const expected of ['no_stream', 'any', 'stream_exists', 2, 0] as const) {
+          const reuse = store.appendToStream(closed, expected, [ev(3)]);
+          await expect(reuse).rejects.toBeInstanceOf(StreamTombstonedError);
+          await expect(reuse).rejects.toMatchObject({
+            code: 'STREAM_TOMBSTONED',
+            archived: archive,
+          });
+        }
+        // The retry of the first append is answered from the archive; deleted, it is refused.
+        const retry = store.appendToStream(closed, 'no_stream', events);
+        if (archive) await expect(retry).resolves.toEqual(first);
+        else await expect(retry).rejects.toMatchObject({ code: 'STREAM_TOMBSTONED' });
+        expect(await store.readStream(closed)).toEqual(archive ? before : []);
+        expect(await store.hasEvent(events[0]!.eventId)).toBe(archive);
+
+        // The open stream of the same type goes on, at positions the retired one never had.
+        const next = await store.appendToStream(open, 1, [ev(2)]);
+        expect(next.nextExpectedVersion).toBe(2);
+        expect(next.positions[0]!.globalPosition).toBeGreaterThan(
+          first.positions[1]!.globalPosition,
+        );
       });
     });
 
