@@ -40,6 +40,11 @@ export interface EventStoreOptions {
   logger?: { warn(obj: object, msg: string): void };
   /** Called when a snapshot write fails after its events committed (e.g. to count it). */
   onSnapshotWriteFailed?: (stream: StreamName, err: unknown) => void;
+  /**
+   * The longest a NOTIFY waits behind the previous one (commit-notifier.ts; default
+   * DEFAULT_NOTIFY_INTERVAL_MS): appends closer together than this share one.
+   */
+  notifyIntervalMs?: number;
 }
 
 /** What only the Postgres store does: retention of the log, and its codec and counters. */
@@ -76,7 +81,7 @@ export function createEventStore<DB extends EventStoreTables>(
     codec: options.codec ?? jsonCodec,
     upcasters: options.upcasters ?? defaultUpcasters(),
     onAppended: options.onAppended,
-    notifier: db.isTransaction ? undefined : createCommitNotifier(db),
+    notifier: db.isTransaction ? undefined : createCommitNotifier(db, options.notifyIntervalMs),
   };
   const snapshots = options.snapshots ?? { interval: 100 };
   const queue = new KeyedQueue();
