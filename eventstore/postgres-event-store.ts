@@ -89,18 +89,27 @@ export function createEventStore<DB extends EventStoreTables>(
   // Checked once, before the store first touches the log: a database restored from a logical
   // dump must not be read or written (restore-check.ts). A failed query is checked again.
   let restoreCheck: Promise<void> | undefined;
-  const notRestored = (): Promise<void> =>
-    (restoreCheck ??= assertTransactionIdsBehindServer(db).catch((err: unknown) => {
-      if (!(err instanceof RestoredDatabaseError)) restoreCheck = undefined;
-      throw err;
-    }));
+  // Once passed, the check costs no await: it runs before every append and read.
+  let restoreChecked = false;
+  const notRestored = (): Promise<void> | undefined =>
+    restoreChecked
+      ? undefined
+      : (restoreCheck ??= assertTransactionIdsBehindServer(db).then(
+          () => {
+            restoreChecked = true;
+          },
+          (err: unknown) => {
+            if (!(err instanceof RestoredDatabaseError)) restoreCheck = undefined;
+            throw err;
+          },
+        ));
   const append = async (
     stream: StreamName,
     expected: ExpectedVersion,
     events: readonly NewEvent[],
     appendOptions?: AppendOptions,
   ) => {
-    await notRestored();
+    if (!restoreChecked) await notRestored();
     return appendToStream(ctx, stream, expected, events, appendOptions);
   };
   return {
@@ -131,7 +140,7 @@ export function createEventStore<DB extends EventStoreTables>(
             append(stream, expected, events, appendOptions),
           ),
     // A database whose stored transaction ids are ahead of the server's (restore-check.ts).
-    assertNotRestored: notRestored,
+    assertNotRestored: async () => notRestored(),
     ping: async () => {
       await sql`SELECT 1`.execute(db);
     },
