@@ -218,4 +218,46 @@ describe('appendToStream', () => {
       await listener.end();
     }
   });
+
+  it('notifies at once after a quiet spell, and once more for the appends within the interval', async () => {
+    const listener = new pg.Client({ connectionString: t.url });
+    await listener.connect();
+    let count = 0;
+    let waiting: { n: number; resolve: () => void } | undefined;
+    listener.on('notification', () => {
+      count++;
+      if (waiting && count >= waiting.n) waiting.resolve();
+    });
+    const notified = (n: number) =>
+      count >= n ? Promise.resolve() : new Promise<void>((resolve) => (waiting = { n, resolve }));
+    // An interval no append sequence here comes near: what is sent before flush() is only the
+    // leading NOTIFY.
+    const slow = createEventStore(t.store.db, { notifyIntervalMs: 60_000 });
+    const quick = createEventStore(t.store.db, { notifyIntervalMs: 20 });
+    try {
+      await listener.query('LISTEN domain_events');
+      await t.store.flushNotifications();
+      count = 0;
+
+      await slow.appendToStream(stream(), 'any', [ev(1)]);
+      await notified(1); // without a flush: the first append after a quiet spell
+      for (let i = 0; i < 5; i++) await slow.appendToStream(stream(), 'any', [ev(i)]);
+      await listener.query('SELECT 1');
+      expect(count).toBe(1); // the five wait for the interval, covered by one NOTIFY
+      await slow.flushNotifications();
+      await notified(2);
+      await listener.query('SELECT 1');
+      expect(count).toBe(2);
+
+      // With a short interval the trailing NOTIFY goes by itself.
+      await quick.appendToStream(stream(), 'any', [ev(1)]);
+      await quick.appendToStream(stream(), 'any', [ev(2)]);
+      await notified(4);
+      expect(count).toBe(4);
+    } finally {
+      await slow.flushNotifications();
+      await quick.flushNotifications();
+      await listener.end();
+    }
+  });
 });

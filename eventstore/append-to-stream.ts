@@ -154,13 +154,14 @@ export async function appendToStream(
     return { nextExpectedVersion: head.version, positions: [] };
   }
 
-  const seen = new Set<string>();
+  // Most appends carry one event: no set is needed to find a repeated id.
+  const seen = events.length > 1 ? new Set<string>() : undefined;
   const prepared = events.map((event, index) => {
     // Postgres prints uuids in lower case; ids are compared (and bound as AAD) in that form.
     const eventId = event.eventId?.toLowerCase() ?? randomUUID();
-    if (seen.has(eventId))
+    if (seen?.has(eventId))
       throw new InvalidAppendError(stream, `event id ${eventId} appears twice in one append`);
-    seen.add(eventId);
+    seen?.add(eventId);
     // The payload column takes a JSON value; "no payload" would break its check constraint.
     if (event.data === null || event.data === undefined)
       throw new InvalidAppendError(

@@ -48,9 +48,15 @@ export interface EventLocation {
   eventId: string;
 }
 
-/** A JSON array keeps the parts apart: no stream id can pass for a type and an id. */
+/**
+ * A JSON array keeps the parts apart: no stream id can pass for a type and an id. Built when
+ * a codec first reads it: the plain JSON codec never does, and every append and every event
+ * read would otherwise pay for the string.
+ */
 export const eventAad = (e: EventLocation): PayloadAad => ({
-  bound: JSON.stringify(['event/v2', e.streamType, e.streamId, e.eventType, e.eventId]),
+  get bound() {
+    return JSON.stringify(['event/v2', e.streamType, e.streamId, e.eventType, e.eventId]);
+  },
   legacy: e.eventId,
 });
 

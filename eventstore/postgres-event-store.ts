@@ -40,6 +40,11 @@ export interface EventStoreOptions {
   logger?: { warn(obj: object, msg: string): void };
   /** Called when a snapshot write fails after its events committed (e.g. to count it). */
   onSnapshotWriteFailed?: (stream: StreamName, err: unknown) => void;
+  /**
+   * The longest a NOTIFY waits behind the previous one (commit-notifier.ts; default
+   * DEFAULT_NOTIFY_INTERVAL_MS): appends closer together than this share one.
+   */
+  notifyIntervalMs?: number;
 }
 
 /** What only the Postgres store does: retention of the log, and its codec and counters. */
@@ -69,7 +74,7 @@ export function createEventStore<DB extends EventStoreTables>(
     codec: options.codec ?? jsonCodec,
     upcasters: options.upcasters ?? defaultUpcasters(),
     onAppended: options.onAppended,
-    notifier: db.isTransaction ? undefined : createCommitNotifier(db),
+    notifier: db.isTransaction ? undefined : createCommitNotifier(db, options.notifyIntervalMs),
   };
   const snapshots = options.snapshots ?? { interval: 100 };
   const queue = new KeyedQueue();
@@ -77,18 +82,27 @@ export function createEventStore<DB extends EventStoreTables>(
   // Checked once, before the store first touches the log: a database restored from a logical
   // dump must not be read or written (restore-check.ts). A failed query is checked again.
   let restoreCheck: Promise<void> | undefined;
-  const notRestored = (): Promise<void> =>
-    (restoreCheck ??= assertTransactionIdsBehindServer(db).catch((err: unknown) => {
-      if (!(err instanceof RestoredDatabaseError)) restoreCheck = undefined;
-      throw err;
-    }));
+  // Once passed, the check costs no await: it runs before every append and read.
+  let restoreChecked = false;
+  const notRestored = (): Promise<void> | undefined =>
+    restoreChecked
+      ? undefined
+      : (restoreCheck ??= assertTransactionIdsBehindServer(db).then(
+          () => {
+            restoreChecked = true;
+          },
+          (err: unknown) => {
+            if (!(err instanceof RestoredDatabaseError)) restoreCheck = undefined;
+            throw err;
+          },
+        ));
   const append = async (
     stream: StreamName,
     expected: ExpectedVersion,
     events: readonly NewEvent[],
     appendOptions?: AppendOptions,
   ) => {
-    await notRestored();
+    if (!restoreChecked) await notRestored();
     return appendToStream(ctx, stream, expected, events, appendOptions);
   };
   return {
@@ -119,7 +133,7 @@ export function createEventStore<DB extends EventStoreTables>(
             append(stream, expected, events, appendOptions),
           ),
     // A database whose stored transaction ids are ahead of the server's (restore-check.ts).
-    assertNotRestored: notRestored,
+    assertNotRestored: async () => notRestored(),
     ping: async () => {
       await sql`SELECT 1`.execute(db);
     },
