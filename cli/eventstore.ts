@@ -105,16 +105,14 @@ const masterKeyId = () =>
   config.eventStore.encryptionKey ? toEncryptionKey(config.eventStore.encryptionKey).id : null;
 
 /** A command that needs the data key ring: refused in one line without a master key. */
-async function withRing(
-  fn: (opened: Awaited<ReturnType<typeof connectDatabase>>, ring: DataKeyRing) => Promise<void>,
-) {
+async function withRing(fn: (ring: DataKeyRing) => Promise<void>) {
   const opened = await connectDatabase(config);
   try {
     if (!opened.keys.ring)
       throw new Error(
         'no master key: set EVENT_STORE_ENCRYPTION_KEY (or EVENT_STORE_ENCRYPTION_KEY_FILE)',
       );
-    await fn(opened, opened.keys.ring);
+    await fn(opened.keys.ring);
   } finally {
     await opened.close();
   }
@@ -253,7 +251,7 @@ program
   .option('--purpose <purpose>', `${KEY_PURPOSES.join(' | ')} | all`, purposes, [...KEY_PURPOSES])
   .action(
     action(async (opts: { purpose: KeyPurpose[] }) => {
-      await withRing(async (_opened, ring) => {
+      await withRing(async (ring) => {
         for (const purpose of opts.purpose) {
           const current = ring.source(purpose).currentKeyId;
           const next = await ring.rotate(purpose, current);
@@ -274,7 +272,7 @@ program
   .argument('<customerId>', 'the customer id')
   .action(
     action(async (customerId: string) => {
-      await withRing(async (_opened, ring) => {
+      await withRing(async (ring) => {
         const forgotten = await forgetCustomerWith(ring)(customerId);
         process.stdout.write(
           forgotten.keysDestroyed > 0

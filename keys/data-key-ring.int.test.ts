@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { aesDecrypt, aesEncrypt, EncryptionKeyMissingError } from '../eventstore';
-import { createTestDatabase, type TestDatabase } from '../test/harness';
+import { createTestDatabase, eventually, type TestDatabase } from '../test/harness';
 import { DataKeyRing, listDataKeys } from './data-key-ring';
 import { localMasterKey, localMasterKeys, type MasterKey } from './master-key';
 import { ERASED, isSealed, personalData } from './personal-data';
@@ -56,7 +56,8 @@ test('uses are reserved ahead in blocks, and a key past its bound is replaced', 
   const source = ring.source('event-store');
   const first = source.currentKeyId;
   const sealed: Buffer[] = [];
-  for (let i = 0; i < 100; i += 1) {
+  // As many encryptions as it takes to pass the bound, however long each reservation takes.
+  for (let i = 0; sealed.length < 60 && i < 5_000; i += 1) {
     try {
       sealed.push(aesEncrypt(source.current(), Buffer.from(String(i)), 'aad'));
     } catch {
@@ -84,13 +85,15 @@ test('a key rotated by one process is taken up by another, which then reads both
   const before = worker.source('temporal').currentKeyId;
   const after = await operator.rotate('temporal', before);
   expect(after).not.toBe(before);
-  // The next use notices the rotation in the background; the one after uses the new key.
-  worker.source('temporal').current();
-  let key = worker.source('temporal').current();
-  for (let i = 0; i < 100 && key.id !== after; i += 1) {
-    await new Promise((r) => setTimeout(r, 10));
-    key = worker.source('temporal').current();
-  }
+  // A use notices the rotation in the background; a later one uses the new key.
+  const key = await eventually(
+    async () => {
+      const k = worker.source('temporal').current();
+      return k.id === after ? k : undefined;
+    },
+    20_000,
+    'the worker to take up the rotated key',
+  );
   expect(key.id).toBe(after);
   // Rotating the same key twice (two processes that both saw it spent) rotates once.
   expect(await operator.rotate('temporal', before)).toBe(after);

@@ -70,6 +70,8 @@ const newKeyId = () => randomBytes(8).toString('hex');
 export type CustomerKey = EncryptionKey | 'destroyed';
 
 const DEFAULT_ROTATION_CHECK_MS = 30_000;
+/** Opened customer keys kept in memory: each entry is about 100 bytes. */
+const CUSTOMER_CACHE_SIZE = 10_000;
 
 class PurposeKeys implements KeySource {
   key!: EncryptionKey;
@@ -342,8 +344,15 @@ export class DataKeyRing {
     return key;
   }
 
+  /**
+   * Keeps an opened customer key for customerKeyTtlMs, and at most CUSTOMER_CACHE_SIZE of them
+   * (the oldest go first), so a long-running API does not hold every customer it ever served.
+   */
   private remember(name: string, key: CustomerKey) {
+    this.customers.delete(name);
     this.customers.set(name, { key, until: Date.now() + this.customerTtl });
+    if (this.customers.size > CUSTOMER_CACHE_SIZE)
+      this.customers.delete(this.customers.keys().next().value!);
   }
 
   /**
