@@ -60,6 +60,8 @@ export const eventAad = (e: EventLocation): PayloadAad => ({
   legacy: e.eventId,
 });
 
+/** The codec of a payload stored as plain JSON in event_data, which every codec reads as is. */
+export const PLAIN_JSON = 'json';
 const GZIP = 'gzip';
 /** v1 envelope: read only. */
 export const AES_V1 = 'aes-256-gcm';
@@ -189,10 +191,10 @@ export function createPayloadCodec(options: CodecOptions = {}): PayloadCodec {
 
     encode(data, aad) {
       if (!options.compression && !keys)
-        return { codec: 'json', json: data, bytes: null, keyId: null };
+        return { codec: PLAIN_JSON, json: data, bytes: null, keyId: null };
       const text = Buffer.from(JSON.stringify(data) ?? 'null', 'utf8');
       const compress = options.compression === true && text.length >= threshold;
-      if (!compress && !keys) return { codec: 'json', json: data, bytes: null, keyId: null };
+      if (!compress && !keys) return { codec: PLAIN_JSON, json: data, bytes: null, keyId: null };
       const body = compress ? gzipSync(text) : text;
       if (!keys) return { codec: GZIP, json: null, bytes: body, keyId: null };
       const current = keys.current();
@@ -205,7 +207,7 @@ export function createPayloadCodec(options: CodecOptions = {}): PayloadCodec {
     },
 
     decode(payload, aad) {
-      if (payload.codec === 'json') return payload.json;
+      if (payload.codec === PLAIN_JSON) return payload.json;
       const steps = payload.codec.split('+');
       if (!payload.bytes || steps.some((s) => s !== GZIP && s !== AES_V1 && s !== AES_V2)) {
         throw new Error(`Unknown payload codec "${payload.codec}"`);

@@ -121,3 +121,33 @@ it('a reader catching up while 8 writers commit out of order gets every event on
     expect(versions).toEqual(versions.map((_, i) => i + 1));
   }
 });
+
+it('a read longer than one page returns the log in order, each event once, up to its limit', async () => {
+  // readAllFrom fetches a large read in pages of 1,000 rows: 2,600 events are read 2,500 at a
+  // time, across page boundaries that fall inside one transaction's events.
+  for (let s = 0; s < 26; s++)
+    await t.store.appendToStream(
+      { type: 'Paged', id: `paged-${randomUUID()}` },
+      'no_stream',
+      Array.from({ length: 100 }, (_, k) => ({ type: 'Wrote', data: { s, k } })),
+    );
+  const { rows } = await t.pool.query<{ event_id: string }>(
+    'SELECT event_id FROM domain_events ORDER BY transaction_id, global_position',
+  );
+  const read: string[] = [];
+  let checkpoint: Checkpoint = START;
+  for (;;) {
+    const batch = await t.store.readAllFrom(checkpoint, 2500);
+    expect(batch.events.length).toBe(Math.min(2500, rows.length - read.length));
+    if (batch.events.length === 0) break;
+    const last = batch.events[batch.events.length - 1]!;
+    expect(batch.checkpoint).toEqual({
+      transactionId: last.transactionId,
+      globalPosition: last.globalPosition,
+    });
+    read.push(...batch.events.map((e) => e.eventId));
+    checkpoint = batch.checkpoint;
+  }
+  expect(rows.length).toBeGreaterThanOrEqual(2600);
+  expect(read).toEqual(rows.map((r) => r.event_id));
+});

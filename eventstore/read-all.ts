@@ -36,26 +36,16 @@ export async function readAllFrom(
 ): Promise<ReadAllResult> {
   const options = typeof limitOrOptions === 'number' ? { limit: limitOrOptions } : limitOrOptions;
   const limit = options.limit ?? 1000;
-  const events =
-    options.metadata === false
-      ? await readNarrow(ctx, after, limit, options)
-      : (
-          await runStatement<Selectable<DomainEventsTable>>(ctx, READ_ALL_SQL, [
-            after.transactionId,
-            after.globalPosition,
-            limit,
-          ])
-        ).map((row) => {
-          const wanted = !options.types || options.types.has(row.event_type);
-          if (!wanted || !options.onUndecodable) return toRecordedEvent(ctx, row, wanted);
-          try {
-            return toRecordedEvent(ctx, row);
-          } catch (err) {
-            const event = toRecordedEvent(ctx, row, false);
-            options.onUndecodable(event, err instanceof Error ? err : new Error(String(err)));
-            return event;
-          }
-        });
+  const events: RecordedEvent[] = [];
+  let from = after;
+  while (events.length < limit) {
+    const want = Math.min(READ_PAGE, limit - events.length);
+    const page = await readPage(ctx, from, want, options);
+    for (const event of page) events.push(event);
+    if (page.length < want) break;
+    const last = page[page.length - 1]!;
+    from = { transactionId: last.transactionId, globalPosition: last.globalPosition };
+  }
   const last = events[events.length - 1];
   return {
     events,
@@ -64,6 +54,44 @@ export async function readAllFrom(
       : after,
   };
 }
+
+/**
+ * Rows per query of a larger read. The driver holds a query's result as rows of strings until
+ * its last row arrives, so every row of a large result outlives young-generation collections
+ * and is copied by them; pages this small mostly die young. The pages of one read are what
+ * successive reads from each page's end would return, so the read stays gap-free.
+ */
+const READ_PAGE = 1000;
+
+async function readPage(
+  ctx: StoreContext,
+  after: Checkpoint,
+  limit: number,
+  options: ReadAllOptions,
+): Promise<RecordedEvent[]> {
+  return options.metadata === false
+    ? await readNarrow(ctx, after, limit, options)
+    : (
+        await runStatement<Selectable<DomainEventsTable>>(ctx, READ_ALL_SQL, [
+          after.transactionId,
+          after.globalPosition,
+          limit,
+        ])
+      ).map((row) => {
+        const wanted = !options.types || options.types.has(row.event_type);
+        if (!wanted || !options.onUndecodable) return toRecordedEvent(ctx, row, wanted);
+        try {
+          return toRecordedEvent(ctx, row);
+        } catch (err) {
+          const event = toRecordedEvent(ctx, row, false);
+          options.onUndecodable(event, err instanceof Error ? err : new Error(String(err)));
+          return event;
+        }
+      });
+}
+
+/** The metadata of every event a narrow read returns: one frozen object, not one per event. */
+const NO_METADATA: RecordedEvent['metadata'] = Object.freeze({});
 
 async function readNarrow(
   ctx: StoreContext,
@@ -89,7 +117,7 @@ async function readNarrow(
       type: row.event_type,
       schemaVersion: row.schema_version,
       data: null,
-      metadata: {},
+      metadata: NO_METADATA,
       createdAt: new Date(row.created_ms),
     };
     if (types && !types.has(row.event_type)) return event;

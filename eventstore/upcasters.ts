@@ -84,6 +84,9 @@ export class UpcasterRegistry {
     schemaVersion: number,
     data: unknown,
   ): { schemaVersion: number; data: unknown } {
+    // Most events are already at their type's newest version: no step to look up.
+    const latest = this.latest.get(eventType);
+    if (latest === undefined || schemaVersion >= latest) return { schemaVersion, data };
     let version = schemaVersion;
     let current = data;
     for (;;) {
