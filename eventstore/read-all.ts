@@ -37,22 +37,17 @@ export async function readAllFrom(
   const options = typeof limitOrOptions === 'number' ? { limit: limitOrOptions } : limitOrOptions;
   const limit = options.limit ?? 1000;
   const events: RecordedEvent[] = [];
-  let from = after;
+  let checkpoint = after;
   while (events.length < limit) {
     const want = Math.min(READ_PAGE, limit - events.length);
-    const page = await readPage(ctx, from, want, options);
+    const page = await readPage(ctx, checkpoint, want, options);
     for (const event of page) events.push(event);
+    const last = page[page.length - 1];
+    if (last)
+      checkpoint = { transactionId: last.transactionId, globalPosition: last.globalPosition };
     if (page.length < want) break;
-    const last = page[page.length - 1]!;
-    from = { transactionId: last.transactionId, globalPosition: last.globalPosition };
   }
-  const last = events[events.length - 1];
-  return {
-    events,
-    checkpoint: last
-      ? { transactionId: last.transactionId, globalPosition: last.globalPosition }
-      : after,
-  };
+  return { events, checkpoint };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Turns a stored row into a RecordedEvent: decode the payload, then upcast it.
 import type { Selectable } from 'kysely';
 import type { StoreContext } from './store-context';
-import { eventAad, type EncodedPayload, PLAIN_JSON } from './codec';
+import { eventAad, type EncodedPayload } from './codec';
 import { toSafeNumber } from './db';
 import type { DomainEventsTable } from './schema';
 import type { EventMetadata, RecordedEvent } from './types';
@@ -42,10 +42,7 @@ export function decodeStored(
   ctx: Pick<StoreContext, 'codec' | 'upcasters'>,
   row: PayloadColumns & EventLocationColumns & { schema_version: number },
 ): { schemaVersion: number; data: unknown } {
-  // Plain JSON is the column as is: no payload or associated data to build (catch-ups decode
-  // every event they read).
-  const stored =
-    row.codec === PLAIN_JSON ? row.event_data : ctx.codec.decode(storedPayload(row), rowAad(row));
+  const stored = ctx.codec.decode(storedPayload(row), rowAad(row));
   return ctx.upcasters.upcast(row.event_type, row.schema_version, stored);
 }
 
